@@ -1,0 +1,58 @@
+# cairn — two commands: `make run` (serve the app) and `make test` (the whole suite).
+# Both create .venv, install the project with CPU torch, provision the offline models and
+# index the demo knowledge base; second runs skip what is already done.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export CAIRN_HOME ?= $(CURDIR)/.cairn
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export OMP_WAIT_POLICY := PASSIVE
+DEMO := knowledge/demo/data
+
+.PHONY: run test setup test-setup models demo serve bench-knowledge docs clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: setup models demo  ## install, provision models, index the demo data, serve on 127.0.0.1:7860
+	$(BIN)/cairn serve
+
+test: test-setup models  ## install with test extras and run the whole test suite
+	$(BIN)/python -m pytest -q
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	# torch first, pinned; then verify it is the CPU build before anything else lands.
+	$(PIP) install -q -c constraints.txt "torch==2.13.0"
+	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.version.cuda is None else 'a CUDA torch was installed; set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu and rerun')"
+	$(PIP) install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install the project
+test-setup: $(VENV)/.installed-test
+
+models: setup  ## provision the offline models into $CAIRN_HOME/models
+	$(BIN)/cairn models pull
+
+demo: setup models  ## index the bundled demo catalog and clinical notes (incremental: no-op when unchanged)
+	$(BIN)/cairn ingest $(DEMO)/catalog.jsonl --collection catalog
+	$(BIN)/cairn ingest $(DEMO)/notes.jsonl --collection notes
+
+serve: setup  ## serve the app without re-checking models or data
+	$(BIN)/cairn serve
+
+bench-knowledge: setup models  ## ingest/query benchmark at N=200,000 generated items (README numbers)
+	$(BIN)/cairn bench knowledge
+
+clean:  ## remove the virtual environment (CAIRN_HOME is kept)
+	rm -rf $(VENV)
