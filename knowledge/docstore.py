@@ -1,0 +1,171 @@
+"""The document store: one SQLite file per collection that is the source of truth of what is
+indexed — documents with their content hashes, chunks with text/span/metadata, and a
+write-ahead journal of chunk ids whose vectors are being changed in Chroma.
+
+Chroma and BM25 are derived indexes. Crash safety rests on one rule (see ingest.py): a chunk
+row exists here only while its vector in Chroma is the one computed from that row's text;
+ids in flight sit in `pending` until the transaction that makes them true commits, and
+`recover()` removes leftovers from Chroma. `generation` bumps on every committed change so
+readers (BM25, other processes) can tell that their copy is stale.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .types import Chunk, Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, source TEXT NOT NULL, line INTEGER,
+    text TEXT NOT NULL, metadata TEXT NOT NULL, n_chunks INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, idx INTEGER NOT NULL, text TEXT NOT NULL,
+    span_start INTEGER NOT NULL, span_end INTEGER NOT NULL, metadata TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class DocStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is one transaction.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    # --- reads ---------------------------------------------------------------------------
+    def doc_hashes(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content_hash, source) for every indexed document (one query, for diffing)."""
+        return {d: (h, s) for d, h, s in self.db.execute("SELECT doc_id, content_hash, source FROM documents")}
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for start in range(0, len(doc_ids), 500):
+            part = doc_ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            out += [r[0] for r in self.db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", part)]
+        return out
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        out: dict[str, Chunk] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[start:start + 500])
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(
+                    f"SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks "
+                    f"WHERE chunk_id IN ({marks})", part):
+                out[row[0]] = _row_to_chunk(row)
+        return out
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """All chunks in a stable order (the BM25 corpus order)."""
+        yield from (_row_to_chunk(r) for r in self.db.execute(
+            "SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks ORDER BY chunk_id"))
+
+    def get_document(self, doc_id: str) -> Document | None:
+        row = self.db.execute("SELECT doc_id, text, metadata, source, line FROM documents WHERE doc_id=?",
+                              (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return Document(id=row[0], text=row[1], metadata=json.loads(row[2]), source=row[3], line=row[4])
+
+    def all_chunk_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
+
+    def pending_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT chunk_id FROM pending")]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "chunks": self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "pending": self.db.execute("SELECT COUNT(*) FROM pending").fetchone()[0],
+        }
+
+    def sources(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT source, COUNT(*) FROM documents GROUP BY source ORDER BY source"))
+
+    # --- writes (each is one transaction) --------------------------------------------------
+    def begin_change(self, remove_doc_ids: Sequence[str], incoming_chunk_ids: Iterable[str]) -> list[str]:
+        """Step 1 of a change: journal every chunk id about to be touched in Chroma and drop the
+        rows of documents being replaced or deleted. Returns the old chunk ids to delete from Chroma."""
+        old_ids = self.chunk_ids_of(list(remove_doc_ids))
+        with self._tx():
+            self.db.executemany("INSERT OR IGNORE INTO pending(chunk_id) VALUES (?)",
+                                [(i,) for i in [*old_ids, *incoming_chunk_ids]])
+            self._delete_docs(remove_doc_ids)
+            self._bump()
+        return old_ids
+
+    def commit_docs(self, docs: Sequence[Document], chunks: Sequence[Chunk]) -> None:
+        """Step 3: the vectors are in Chroma; record the rows and clear their journal entries."""
+        now = time.time()
+        by_doc: dict[str, int] = {}
+        for chunk in chunks:
+            by_doc[chunk.doc_id] = by_doc.get(chunk.doc_id, 0) + 1
+        with self._tx():
+            self._delete_docs([d.id for d in docs])
+            self.db.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(d.id, d.content_hash, d.source, d.line, d.text, json.dumps(d.metadata, default=str),
+                  by_doc.get(d.id, 0), now) for d in docs])
+            self.db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.id, c.doc_id, c.metadata.get("chunk_index", 0), c.text, c.span[0], c.span[1],
+                  json.dumps(c.metadata, default=str)) for c in chunks])
+            self.db.executemany("DELETE FROM pending WHERE chunk_id=?", [(c.id,) for c in chunks])
+            self._bump()
+
+    def clear_pending(self, chunk_ids: Iterable[str]) -> None:
+        with self._tx():
+            self.db.executemany("DELETE FROM pending WHERE chunk_id=?", [(i,) for i in chunk_ids])
+
+    def _delete_docs(self, doc_ids: Iterable[str]) -> None:
+        ids = [(d,) for d in doc_ids]
+        self.db.executemany("DELETE FROM chunks WHERE doc_id=?", ids)
+        self.db.executemany("DELETE FROM documents WHERE doc_id=?", ids)
+
+    def _bump(self) -> None:
+        self.set_meta("generation", str(self.generation + 1))
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _row_to_chunk(row: tuple) -> Chunk:
+    chunk_id, doc_id, text, start, end, metadata = row
+    return Chunk(id=chunk_id, doc_id=doc_id, text=text, span=(start, end), metadata=json.loads(metadata))

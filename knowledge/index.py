@@ -1,0 +1,112 @@
+"""A collection's indexes opened together: the docstore (truth), Chroma (dense) and BM25
+(lexical), with crash recovery on open. Heavy parts (the embedder, Chroma, BM25) load
+lazily so `cairn index-stats` or a no-op re-ingest never loads a model.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from .bm25 import BM25Index
+from .config import KnowledgeConfig
+from .docstore import DocStore
+from .embedder import Embedder, load_embedder
+from .errors import IndexStateError, KnowledgeError
+from .home import index_dir
+from .types import COLLECTIONS
+from .vectorstore import ChromaStore
+
+
+class KnowledgeBase:
+    def __init__(self, collection: str, config: KnowledgeConfig | None = None, *,
+                 embedder: Embedder | None = None, root: Path | None = None) -> None:
+        if collection not in COLLECTIONS:
+            raise KnowledgeError(f"unknown collection {collection!r}; use one of {', '.join(COLLECTIONS)}")
+        self.collection = collection
+        self.config = config or KnowledgeConfig.load()
+        self.dir = root / collection if root else index_dir(collection)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store = DocStore(self.dir / "docstore.sqlite")
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder  # pre-seed the cached_property (tests, benchmarks)
+        self._bm25: BM25Index | None = None
+        self._chroma_generation = self.store.generation
+        if self.store.pending_ids():
+            self.recover()
+
+    # --- lazily loaded parts ---------------------------------------------------------------
+    @cached_property
+    def embedder(self) -> Embedder:
+        return load_embedder(self.config.embedder, torch_threads=self.config.torch_threads)
+
+    @property
+    def embedder_id(self) -> str:
+        return self.store.get_meta("embedder") or self.embedder.model_id
+
+    @cached_property
+    def chroma(self) -> ChromaStore:
+        dim = int(self.store.get_meta("dim") or 0) or self.embedder.dim
+        server = self.config.chroma_mode == "server"
+        return ChromaStore(collection=self.collection, embedder_id=self.embedder_id, dim=dim,
+                           path=None if server else self.dir / "chroma",
+                           host=self.config.chroma_host if server else None, port=self.config.chroma_port)
+
+    def bm25(self) -> BM25Index:
+        """The BM25 index for the docstore's current generation (rebuilt if another process wrote)."""
+        if self._bm25 is None or self._bm25.generation != self.store.generation:
+            self._bm25 = BM25Index.load_or_build(self.dir / "bm25", self.store, self.collection)
+        return self._bm25
+
+    def refresh(self) -> None:
+        """Reopen Chroma if another process committed changes: a PersistentClient does not see
+        vectors written by another process until it reopens (DESIGN.md §6)."""
+        if self.store.generation != self._chroma_generation and "chroma" in self.__dict__:
+            del self.__dict__["chroma"]
+        self._chroma_generation = self.store.generation
+
+    # --- consistency -----------------------------------------------------------------------
+    def bind_embedder(self) -> None:
+        """Record which embedder the vectors come from; refuse to mix models in one index."""
+        stored = self.store.get_meta("embedder")
+        if stored is None:
+            self.store.set_meta("embedder", self.embedder.model_id)
+            self.store.set_meta("dim", str(self.embedder.dim))
+        elif stored != self.embedder.model_id:
+            raise IndexStateError(
+                f"the {self.collection} index was built with embedder {stored!r}, not {self.embedder.model_id!r}; "
+                f"use the same embedder, or `cairn ingest --rebuild` to re-embed everything")
+
+    def recover(self) -> int:
+        """Undo an interrupted change: vectors of journaled ids that have no committed row are
+        deleted from Chroma, so Chroma again holds exactly the docstore's chunks."""
+        pending = self.store.pending_ids()
+        committed = self.store.all_chunk_ids()
+        orphans = [i for i in pending if i not in committed]
+        if orphans:
+            self.chroma.delete(orphans)
+        self.store.clear_pending(pending)
+        return len(orphans)
+
+    def rebuild(self) -> None:
+        """Forget everything in this collection (the next ingest re-embeds from scratch)."""
+        if self.store.get_meta("embedder") is not None or self.store.counts()["chunks"]:
+            try:
+                self.chroma.drop()
+            except Exception:  # a collection that never existed is already gone
+                pass
+        self.store.close()
+        for name in ("docstore.sqlite", "docstore.sqlite-wal", "docstore.sqlite-shm"):
+            (self.dir / name).unlink(missing_ok=True)
+        self.__dict__.pop("chroma", None)
+        self.store = DocStore(self.dir / "docstore.sqlite")
+        self._bm25 = None
+
+    def stats(self) -> dict[str, object]:
+        counts = self.store.counts()
+        return {"collection": self.collection, **counts, "generation": self.store.generation,
+                "embedder": self.store.get_meta("embedder"), "dim": self.store.get_meta("dim"),
+                "sources": self.store.sources(), "path": str(self.dir),
+                "chroma_mode": self.config.chroma_mode}
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,176 @@
+"""Incremental, crash-safe ingest: files → Documents → (only what changed) chunks → vectors
+in Chroma + rows in the docstore; BM25 is rebuilt from the docstore when anything changed.
+
+Per batch of changed documents the order is fixed, and it is what makes kill -9 safe:
+  1. docstore: journal old+new chunk ids in `pending`, drop the replaced rows   (commit)
+  2. Chroma:   delete the old vectors
+  3. embed the new chunks; Chroma: upsert them
+  4. docstore: insert the new rows, clear their journal entries                 (commit)
+A crash anywhere leaves journaled ids; `KnowledgeBase.recover()` deletes their vectors, and
+the documents they belonged to are simply "new" to the next run, which finishes the job.
+Unchanged documents (same content hash) cost a hash and a dict lookup: no model is loaded.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from tqdm import tqdm
+
+from .chunking import RecursiveChunker, SectionChunker
+from .index import KnowledgeBase
+from .loaders import LoadLimits, iter_documents
+from .types import Chunk, Document, IngestIssue
+from .vectorstore import chroma_metadata
+from .filters import SCHEMAS
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks_embedded: int = 0
+    kept_unseen: dict[str, int] = field(default_factory=dict)  # source -> docs kept because it had bad lines
+    issues: list[IngestIssue] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        lines = [f"{self.collection}: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                 f"{self.deleted} deleted, {len(self.issues)} skipped; {self.chunks_embedded} chunks embedded "
+                 f"in {self.seconds.get('total', 0):.1f}s"]
+        for source, n in self.kept_unseen.items():
+            lines.append(f"  kept {n} earlier document(s) of {source} not seen this run because the file had "
+                         f"skipped lines; fix them and re-ingest (or delete the documents) to remove them")
+        if self.issues:
+            lines.append("skipped:")
+            lines += [f"  {issue}" for issue in self.issues[:50]]
+            if len(self.issues) > 50:
+                lines.append(f"  … and {len(self.issues) - 50} more")
+        return "\n".join(lines)
+
+
+def make_chunker(kb: KnowledgeBase) -> Callable[[Document], list[Chunk]]:
+    cfg = kb.config
+    if kb.collection == "notes":
+        return SectionChunker(max_chunk_chars=cfg.note_max_chunk_chars).chunk
+    return RecursiveChunker(chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap).chunk
+
+
+def ingest(kb: KnowledgeBase, paths: Sequence[str | Path], *, progress: bool = True,
+           limits: LoadLimits | None = None) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport(kb.collection)
+    limits = limits or LoadLimits()
+    known = kb.store.doc_hashes()
+
+    # Pass 1: hash everything, remember only what changed (constant memory in unchanged docs).
+    seen: set[str] = set()
+    changed_ids: set[str] = set()
+    sources_read: set[str] = set()
+    sources_with_issues: set[str] = set()
+    for item in tqdm(iter_documents(paths, kb.collection, limits=limits), desc=f"scan {kb.collection}",
+                     unit="doc", disable=not progress, leave=False):
+        if isinstance(item, IngestIssue):
+            report.issues.append(item)
+            sources_with_issues.add(item.source)
+            continue
+        sources_read.add(item.source)
+        seen.add(item.id)
+        if known.get(item.id, ("", ""))[0] != item.content_hash:
+            changed_ids.add(item.id)
+        else:
+            report.unchanged += 1
+    report.seconds["scan"] = time.perf_counter() - started
+
+    # Deleted: documents from a file we read (or a folder we scanned) that are gone now.
+    scanned_dirs = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    to_delete: list[str] = []
+    for doc_id, (_, source) in known.items():
+        if doc_id in seen:
+            continue
+        gone_file = any(_is_under(source, d) for d in scanned_dirs) and not Path(source).exists()
+        if source in sources_read or gone_file:
+            if source in sources_with_issues:
+                report.kept_unseen[source] = report.kept_unseen.get(source, 0) + 1
+            else:
+                to_delete.append(doc_id)
+    if to_delete:
+        old = kb.store.begin_change(to_delete, [])
+        kb.chroma.delete(old)
+        kb.store.clear_pending(old)
+        report.deleted = len(to_delete)
+
+    # Pass 2: re-read and index only the changed documents, in crash-safe batches.
+    if changed_ids:
+        kb.bind_embedder()
+        embed_start = time.perf_counter()
+        _index_changed(kb, paths, limits, changed_ids, known, report, progress)
+        report.seconds["index"] = time.perf_counter() - embed_start
+    if report.changed:
+        bm25_start = time.perf_counter()
+        kb.bm25()
+        report.seconds["bm25"] = time.perf_counter() - bm25_start
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadLimits, changed_ids: set[str],
+                   known: dict[str, tuple[str, str]], report: IngestReport, progress: bool) -> None:
+    chunker = make_chunker(kb)
+    keys = [*SCHEMAS[kb.collection], "doc_id"]
+    bar = tqdm(total=len(changed_ids), desc=f"index {kb.collection}", unit="doc", disable=not progress)
+    batch: list[Document] = []
+
+    def flush() -> None:
+        chunks = [c for doc in batch for c in chunker(doc)]
+        replaced = [d.id for d in batch if d.id in known]
+        old_ids = kb.store.begin_change(replaced, [c.id for c in chunks])                      # step 1
+        if old_ids:
+            kb.chroma.delete(old_ids)                                                          # step 2
+        vectors = kb.embedder.encode([c.text for c in chunks], batch_size=kb.config.embed_batch_size)
+        kb.chroma.upsert([c.id for c in chunks], vectors,                                      # step 3
+                         [chroma_metadata({**c.metadata, "doc_id": c.doc_id}, keys) for c in chunks])
+        kb.store.commit_docs(batch, chunks)                                                    # step 4
+        stale = set(old_ids) - {c.id for c in chunks}
+        if stale:
+            kb.store.clear_pending(stale)
+        report.updated += len(replaced)
+        report.added += len(batch) - len(replaced)
+        report.chunks_embedded += len(chunks)
+        bar.update(len(batch))
+        batch.clear()
+
+    for item in iter_documents(paths, kb.collection, limits=limits):
+        if isinstance(item, Document) and item.id in changed_ids:
+            batch.append(item)
+            if len(batch) >= kb.config.ingest_batch_docs:
+                flush()
+    if batch:
+        flush()
+    bar.close()
+
+
+def _is_under(source: str, directory: Path) -> bool:
+    try:
+        Path(source).resolve().relative_to(directory)
+        return True
+    except ValueError:
+        return False
+
+
+def ingest_paths(collection: str, paths: Iterable[str | Path], **kwargs) -> IngestReport:
+    """Convenience for scripts: open the collection, ingest, close."""
+    kb = KnowledgeBase(collection)
+    try:
+        return ingest(kb, list(paths), **kwargs)
+    finally:
+        kb.close()

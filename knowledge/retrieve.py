@@ -1,0 +1,91 @@
+"""Retrieval over one collection: dense (Chroma), lexical (BM25) or hybrid (both, fused by
+reciprocal rank), then an optional embedding reranker, then one hit per document.
+
+Filters apply inside each retriever (Chroma `where`, a BM25 weight mask) rather than after
+the top-k cut, so a selective filter never empties the result.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .config import RETRIEVAL_MODES
+from .errors import KnowledgeError
+from .filters import Filter, to_chroma_where
+from .fusion import reciprocal_rank_fusion
+from .index import KnowledgeBase
+from .rerank import EmbeddingReranker
+from .types import Hit
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    filters: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return [h.doc_id for h in self.hits]
+
+
+def search(kb: KnowledgeBase, query: str, *, mode: str = "hybrid", filters: Sequence[Filter] = (), k: int = 10,
+           reranker: EmbeddingReranker | None = None, per_doc: bool = True) -> SearchResult:
+    if mode not in RETRIEVAL_MODES:
+        raise KnowledgeError(f"unknown retrieval mode {mode!r}; use one of {', '.join(RETRIEVAL_MODES)}")
+    if not query.strip():
+        raise KnowledgeError("empty query; give some words to search for")
+    cfg, timings = kb.config, {}
+    kb.refresh()
+    rankings: dict[str, list[tuple[str, float]]] = {}
+
+    if mode in ("dense", "hybrid"):
+        t = time.perf_counter()
+        vector = kb.embedder.encode([query])[0]
+        timings["embed"] = _ms(t)
+        t = time.perf_counter()
+        rankings["dense"] = kb.chroma.query(vector, cfg.dense_k, to_chroma_where(filters, kb.collection))
+        timings["dense"] = _ms(t)
+    if mode in ("bm25", "hybrid"):
+        t = time.perf_counter()
+        rankings["bm25"] = kb.bm25().search(query, cfg.bm25_k, filters)
+        timings["bm25"] = _ms(t)
+
+    t = time.perf_counter()
+    if mode == "hybrid":
+        fused = reciprocal_rank_fusion([[cid for cid, _ in r] for r in rankings.values()], k=cfg.rrf_k)
+    else:
+        fused = rankings[mode]
+    timings["fuse"] = _ms(t)
+
+    # Chunks are fetched once, for the candidates that can still make the cut.
+    depth = max(cfg.rerank_k if reranker else 0, k * 4 if per_doc else k)
+    chunks = kb.store.get_chunks([cid for cid, _ in fused[:depth]])
+    candidates = [(cid, score) for cid, score in fused[:depth] if cid in chunks]
+    if reranker is not None:
+        t = time.perf_counter()
+        head = candidates[:cfg.rerank_k]
+        candidates = reranker.rerank(query, [(cid, chunks[cid].text) for cid, _ in head]) + candidates[cfg.rerank_k:]
+        timings["rerank"] = _ms(t)
+
+    stage_ranks = {name: {cid: i + 1 for i, (cid, _) in enumerate(r)} for name, r in rankings.items()}
+    hits: list[Hit] = []
+    seen_docs: set[str] = set()
+    for cid, score in candidates:
+        chunk = chunks[cid]
+        if per_doc and chunk.doc_id in seen_docs:
+            continue
+        seen_docs.add(chunk.doc_id)
+        hits.append(Hit(chunk=chunk, score=score,
+                        ranks={name: ranks[cid] for name, ranks in stage_ranks.items() if cid in ranks}))
+        if len(hits) == k:
+            break
+    timings["total"] = sum(timings.values())
+    return SearchResult(query=query, mode=mode, hits=hits, filters=[f.describe() for f in filters], timings_ms=timings)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
