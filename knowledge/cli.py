@@ -57,9 +57,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from .filters import parse_filters
     from .index import KnowledgeBase
-    from .rerank import EmbeddingReranker
+    from .rerank import reranker_from_config
     from .retrieve import search
-    from .embedder import load_embedder
 
     config = KnowledgeConfig.load()
     filters = parse_filters(args.filter, args.collection)
@@ -69,7 +68,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     kb = KnowledgeBase(args.collection, config)
     reranker = None
     if args.rerank:
-        reranker = EmbeddingReranker(load_embedder(config.rerank_embedder or "mpnet", torch_threads=config.torch_threads))
+        reranker = reranker_from_config(config)
     result = search(kb, args.query, mode=args.mode, filters=filters, k=args.k, reranker=reranker)
     if args.json:
         for rank, hit in enumerate(result.hits, 1):

@@ -13,6 +13,7 @@ from .errors import KnowledgeError
 from .home import cairn_home
 
 ChromaMode = Literal["embedded", "server"]
+EmbedDtype = Literal["auto", "float32", "bfloat16"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 RETRIEVAL_MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
 
@@ -24,6 +25,8 @@ class KnowledgeConfig:
     embedder: catalogue name (`cairn models list`), local folder, or hub id of a
         sentence-transformers model.
     embed_batch_size: texts per encode call; larger amortises overhead, costs memory.
+    embed_dtype: "bfloat16" embeds ~3.5x faster than float32 on CPUs with avx512_bf16/AMX
+        (cosine to the float32 vector >= 0.998 on MiniLM, measured); "auto" picks it only there.
     torch_threads: intra-op threads for embedding (0 = torch's default). On 2 shared cores 1
         thread is often faster than 2 (DESIGN.md §6): `cairn bench knowledge` measures both.
     ingest_batch_docs: documents per ingest transaction; the crash-recovery unit.
@@ -38,6 +41,7 @@ class KnowledgeConfig:
 
     embedder: str = "minilm"
     embed_batch_size: int = 64
+    embed_dtype: EmbedDtype = "auto"
     torch_threads: int = 0
     ingest_batch_docs: int = 512
     chunk_size: int = 800
@@ -64,6 +68,8 @@ class KnowledgeConfig:
             raise KnowledgeError(
                 f"knowledge config: chunk_overlap ({self.chunk_overlap}) must be >= 0 and smaller than "
                 f"chunk_size ({self.chunk_size})")
+        if self.embed_dtype not in ("auto", "float32", "bfloat16"):
+            raise KnowledgeError(f"knowledge config: embed_dtype must be auto, float32 or bfloat16, got {self.embed_dtype!r}")
         if self.chroma_mode not in ("embedded", "server"):
             raise KnowledgeError(f"knowledge config: chroma_mode must be 'embedded' or 'server', got {self.chroma_mode!r}")
 

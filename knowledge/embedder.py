@@ -34,6 +34,7 @@ class SentenceTransformerEmbedder:
     model_id: str
     path: Path
     torch_threads: int = 0
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         import torch
@@ -47,14 +48,18 @@ class SentenceTransformerEmbedder:
             raise ModelNotFoundError(
                 f"could not load embedder {self.model_id!r} from {self.path}: {exc}; "
                 f"run `cairn models pull {self.model_id}` or pass a sentence-transformers folder") from exc
+        if self.dtype == "auto":
+            self.dtype = "bfloat16" if cpu_has_fast_bf16() else "float32"
+        if self.dtype == "bfloat16":
+            self._model = self._model.to(torch.bfloat16)
         self.dim = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
-                                     convert_to_numpy=True, normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
+                                     convert_to_tensor=True, normalize_embeddings=True)
+        return vectors.float().numpy()
 
     @property
     def fingerprint(self) -> str:
@@ -67,14 +72,24 @@ class SentenceTransformerEmbedder:
         return digest.hexdigest()[:16]
 
 
-_CACHE: dict[tuple[str, int], SentenceTransformerEmbedder] = {}
+def cpu_has_fast_bf16() -> bool:
+    """True on x86 CPUs with native bf16 matmul (AVX512-BF16 or AMX), where bf16 is ~3.5x faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def load_embedder(spec: str, *, torch_threads: int = 0) -> SentenceTransformerEmbedder:
+_CACHE: dict[tuple[str, int, str], SentenceTransformerEmbedder] = {}
+
+
+def load_embedder(spec: str, *, torch_threads: int = 0, dtype: str = "auto") -> SentenceTransformerEmbedder:
     """Resolve a catalogue name / local path / hub id and load it once per process."""
-    key = (spec, torch_threads)
+    key = (spec, torch_threads, dtype)
     if key not in _CACHE:
         from .models import resolve_model
 
-        _CACHE[key] = SentenceTransformerEmbedder(model_id=spec, path=resolve_model(spec), torch_threads=torch_threads)
+        _CACHE[key] = SentenceTransformerEmbedder(model_id=spec, path=resolve_model(spec),
+                                                  torch_threads=torch_threads, dtype=dtype)
     return _CACHE[key]

@@ -7,6 +7,7 @@ hang ~70 s before failing).
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def set_offline_env() -> None:
     """Set the offline/telemetry switches unless the user already chose a value."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    # bitsandbytes warns on import that it cannot fetch a CPU kernel from the hub; we keep the
+    # `kernels` package out on purpose (it would download at run time), so the warning is noise.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 def cairn_home() -> Path:

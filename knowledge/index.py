@@ -37,7 +37,7 @@ class KnowledgeBase:
     # --- lazily loaded parts ---------------------------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
-        return load_embedder(self.config.embedder, torch_threads=self.config.torch_threads)
+        return load_embedder(self.config.embedder, torch_threads=self.config.torch_threads, dtype=self.config.embed_dtype)
 
     @property
     def embedder_id(self) -> str:

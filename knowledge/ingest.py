@@ -13,6 +13,7 @@ Unchanged documents (same content hash) cost a hash and a dict lookup: no model 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -125,38 +126,56 @@ def ingest(kb: KnowledgeBase, paths: Sequence[str | Path], *, progress: bool = T
 
 def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadLimits, changed_ids: set[str],
                    known: dict[str, tuple[str, str]], report: IngestReport, progress: bool) -> None:
+    """Embedding runs on this thread; steps 1-4 of each batch run, in order, on one writer
+    thread, so Chroma's HNSW insert of batch i overlaps the embedding of batch i+1 (on 2 cores
+    that hides most of the write cost). At most one batch is in flight, and a writer error
+    surfaces at the next hand-off."""
     chunker = make_chunker(kb)
     keys = [*SCHEMAS[kb.collection], "doc_id"]
     bar = tqdm(total=len(changed_ids), desc=f"index {kb.collection}", unit="doc", disable=not progress)
     batch: list[Document] = []
+    in_flight: Future | None = None
 
-    def flush() -> None:
-        chunks = [c for doc in batch for c in chunker(doc)]
-        replaced = [d.id for d in batch if d.id in known]
+    def write(docs: list[Document], chunks: list[Chunk], vectors) -> None:
+        replaced = [d.id for d in docs if d.id in known]
         old_ids = kb.store.begin_change(replaced, [c.id for c in chunks])                      # step 1
         if old_ids:
             kb.chroma.delete(old_ids)                                                          # step 2
-        vectors = kb.embedder.encode([c.text for c in chunks], batch_size=kb.config.embed_batch_size)
         kb.chroma.upsert([c.id for c in chunks], vectors,                                      # step 3
                          [chroma_metadata({**c.metadata, "doc_id": c.doc_id}, keys) for c in chunks])
-        kb.store.commit_docs(batch, chunks)                                                    # step 4
+        kb.store.commit_docs(docs, chunks)                                                     # step 4
         stale = set(old_ids) - {c.id for c in chunks}
         if stale:
             kb.store.clear_pending(stale)
         report.updated += len(replaced)
-        report.added += len(batch) - len(replaced)
+        report.added += len(docs) - len(replaced)
         report.chunks_embedded += len(chunks)
-        bar.update(len(batch))
-        batch.clear()
+        bar.update(len(docs))
 
-    for item in iter_documents(paths, kb.collection, limits=limits):
-        if isinstance(item, Document) and item.id in changed_ids:
-            batch.append(item)
-            if len(batch) >= kb.config.ingest_batch_docs:
+    def flush() -> None:
+        nonlocal in_flight
+        docs = list(batch)
+        batch.clear()
+        chunks = [c for doc in docs for c in chunker(doc)]
+        vectors = kb.embedder.encode([c.text for c in chunks], batch_size=kb.config.embed_batch_size)
+        if in_flight is not None:
+            in_flight.result()
+        in_flight = writer.submit(write, docs, chunks, vectors)
+
+    kb.chroma  # open Chroma on this thread before the writer uses it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-ingest-writer") as writer:
+        try:
+            for item in iter_documents(paths, kb.collection, limits=limits):
+                if isinstance(item, Document) and item.id in changed_ids:
+                    batch.append(item)
+                    if len(batch) >= kb.config.ingest_batch_docs:
+                        flush()
+            if batch:
                 flush()
-    if batch:
-        flush()
-    bar.close()
+        finally:
+            if in_flight is not None:
+                in_flight.result()
+            bar.close()
 
 
 def _is_under(source: str, directory: Path) -> bool:

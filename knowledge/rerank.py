@@ -11,7 +11,8 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .embedder import Embedder
+from .config import KnowledgeConfig
+from .embedder import Embedder, load_embedder
 from .fusion import reciprocal_rank_fusion
 
 RerankMode = Literal["replace", "fuse"]
@@ -44,3 +45,10 @@ class EmbeddingReranker:
             return rescored
         first_stage = [cid for cid, _ in candidates]
         return reciprocal_rank_fusion([first_stage, [cid for cid, _ in rescored]], k=self.rrf_k)
+
+
+def reranker_from_config(config: KnowledgeConfig, mode: RerankMode = "fuse") -> EmbeddingReranker:
+    """The configured reranking embedder (mpnet unless `rerank_embedder` names another)."""
+    embedder = load_embedder(config.rerank_embedder or "mpnet", torch_threads=config.torch_threads,
+                             dtype=config.embed_dtype)
+    return EmbeddingReranker(embedder, mode=mode, rrf_k=config.rrf_k)

@@ -1,0 +1,174 @@
+"""`cairn bench knowledge`: ingest and query performance at catalog scale (default N=200,000
+generated items), every number a ratio against a baseline measured in the same run, because
+shared 2-core machines drift by 2x between runs:
+
+- ingest items/s  vs  raw `SentenceTransformer.encode` items/s on a sample of the same texts
+  (measured before and after the ingest; the mean is the baseline);
+- hybrid query p50/p95 (with and without filters) and BM25 p50  vs  a raw Chroma dense query
+  (embed + `collection.query`), the variants interleaved query by query;
+- re-ingest of the unchanged corpus  vs  the full ingest;
+- peak RSS, and raw encode throughput at 1 and 2 torch threads.
+Results go to benchmarks/results/knowledge-<date>-n<N>.json with provenance.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from .config import KnowledgeConfig
+from .home import cairn_home
+from .provenance import ROOT, stamp
+
+QUERIES = [
+    "documentaries about climate change", "a heist that goes wrong", "comedy about a tech start-up",
+    "podcast interviews with jazz musicians", "history of the roman empire", "a detective in a small town",
+    "space exploration and astronauts", "cooking and family recipes", "war drama based on a true story",
+    "artificial intelligence ethics", "ocean wildlife and coral reefs", "a coming of age story in paris",
+    "economics of housing markets", "football season behind the scenes", "haunted house horror",
+    "mental health and sleep science", "election politics explained", "a romance between rival chefs",
+    "ancient egypt archaeology", "electric cars and batteries",
+]
+FILTERS = ["type=documentary", "year>=2015"]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _raw_encode_rate(embedder, texts: list[str], batch_size: int) -> float:
+    start = time.perf_counter()
+    embedder.encode(texts, batch_size=batch_size)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = True) -> dict:
+    import torch
+
+    from .demo.scale import write_items
+    from .filters import parse_filters, to_chroma_where
+    from .index import KnowledgeBase
+    from .ingest import ingest
+    from .loaders import iter_documents
+    from .retrieve import search
+    from .types import Document
+
+    work = cairn_home() / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"catalog-n{n}-seed{seed}.jsonl"
+    if not data.exists():
+        write_items(n, data, seed=seed)
+    root = work / f"index-n{n}"
+    config = KnowledgeConfig.load()
+    kb = KnowledgeBase("catalog", config, root=root)
+    kb.rebuild()
+    embedder = kb.embedder
+    texts = [d.text for d in iter_documents([data], "catalog") if isinstance(d, Document)]
+    rng = random.Random(seed)
+    sample_texts = rng.sample(texts, min(sample, len(texts)))
+    del texts
+
+    threads_default = torch.get_num_threads()
+    thread_rates = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        thread_rates[threads] = _raw_encode_rate(embedder, sample_texts[: max(200, sample // 4)], config.embed_batch_size)
+    torch.set_num_threads(config.torch_threads or threads_default)
+
+    raw_before = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
+    t0 = time.perf_counter()
+    report = ingest(kb, [data], progress=progress)
+    ingest_s = time.perf_counter() - t0
+    raw_after = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
+    raw_rate = (raw_before + raw_after) / 2
+
+    t0 = time.perf_counter()
+    again = ingest(kb, [data], progress=False)
+    reingest_s = time.perf_counter() - t0
+    assert again.unchanged == report.added and not again.changed, "re-ingest of an unchanged corpus changed something"
+
+    filters = parse_filters(FILTERS, "catalog")
+    where = to_chroma_where(filters, "catalog")
+    kb.bm25()  # load once, outside the timings
+    timings: dict[str, list[float]] = {k: [] for k in ("raw_dense", "dense", "bm25", "hybrid", "hybrid_filtered", "raw_dense_filtered")}
+
+    def timed(key: str, fn) -> None:
+        start = time.perf_counter()
+        fn()
+        timings[key].append((time.perf_counter() - start) * 1000)
+
+    for i in range(queries):
+        q = QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}")
+        # Interleaved so drift hits every variant alike.
+        timed("raw_dense", lambda: kb.chroma.collection.query(query_embeddings=[embedder.encode([q])[0]], n_results=10))
+        timed("raw_dense_filtered", lambda: kb.chroma.collection.query(
+            query_embeddings=[embedder.encode([q])[0]], n_results=10, where=where))
+        timed("dense", lambda: search(kb, q, mode="dense", k=10))
+        timed("bm25", lambda: search(kb, q, mode="bm25", k=10))
+        timed("hybrid", lambda: search(kb, q, mode="hybrid", k=10))
+        timed("hybrid_filtered", lambda: search(kb, q, mode="hybrid", filters=filters, k=10))
+
+    lat = {k: {"p50": statistics.median(v), "p95": _percentile(v, 0.95)} for k, v in timings.items()}
+    result = {
+        "n_items": n, "chunks": report.chunks_embedded, "queries": queries,
+        "ingest": {"seconds": ingest_s, "items_per_s": n / ingest_s, "stage_seconds": report.seconds,
+                   "raw_encode_items_per_s": raw_rate, "raw_encode_before_after": [raw_before, raw_after],
+                   "ratio_to_raw_encode": (n / ingest_s) / raw_rate},
+        "reingest": {"seconds": reingest_s, "ratio_to_full_ingest": reingest_s / ingest_s},
+        "query_ms": lat,
+        "ratios": {"hybrid_p50_over_raw_dense_p50": lat["hybrid"]["p50"] / lat["raw_dense"]["p50"],
+                   "hybrid_filtered_p50_over_raw_dense_p50": lat["hybrid_filtered"]["p50"] / lat["raw_dense"]["p50"],
+                   "hybrid_filtered_p50_over_raw_dense_filtered_p50":
+                       lat["hybrid_filtered"]["p50"] / lat["raw_dense_filtered"]["p50"]},
+        "raw_encode_items_per_s_by_threads": thread_rates,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "provenance": stamp(embedder=kb.embedder_id, config=config.__dict__, sample=len(sample_texts),
+                            filters=FILTERS, seed=seed),
+    }
+    kb.close()
+    return result
+
+
+def print_summary(r: dict) -> None:
+    i, q, ratio = r["ingest"], r["query_ms"], r["ratios"]
+    print(f"N={r['n_items']:,} items, {r['chunks']:,} chunks")
+    print(f"ingest: {i['items_per_s']:.1f} items/s vs raw encode {i['raw_encode_items_per_s']:.1f}/s "
+          f"-> ratio {i['ratio_to_raw_encode']:.3f}   (stages {', '.join(f'{k} {v:.0f}s' for k, v in i['stage_seconds'].items())})")
+    print(f"re-ingest unchanged: {r['reingest']['seconds']:.1f}s = {100 * r['reingest']['ratio_to_full_ingest']:.2f}% of full ingest")
+    for key, v in q.items():
+        print(f"  {key:<20} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms")
+    for key, v in ratio.items():
+        print(f"  {key}: {v:.2f}x")
+    print(f"raw encode by threads: {', '.join(f'{t}: {v:.1f}/s' for t, v in r['raw_encode_items_per_s_by_threads'].items())}")
+    print(f"peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="benchmarks (ratios against in-run baselines)")
+    sub = p.add_subparsers(dest="bench", metavar="SUITE", required=True)
+    k = sub.add_parser("knowledge", help="ingest throughput, query latency, re-ingest, RSS at catalog scale")
+    k.add_argument("--n", type=int, default=200_000, help="generated catalog items (default 200,000)")
+    k.add_argument("--queries", type=int, default=200, help="timed queries per variant (default 200)")
+    k.add_argument("--sample", type=int, default=4000, help="texts for the raw-encode baseline (default 4,000)")
+    k.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/knowledge-<date>-n<N>.json)")
+    k.set_defaults(func=cmd_bench_knowledge)
+
+
+def cmd_bench_knowledge(args: argparse.Namespace) -> int:
+    from .errors import KnowledgeError
+
+    if args.n <= 0 or args.queries <= 0 or args.sample <= 0:
+        raise KnowledgeError("--n, --queries and --sample must be positive")
+    result = run(args.n, queries=args.queries, sample=args.sample)
+    out = args.out or ROOT / "benchmarks" / "results" / f"knowledge-{dt.date.today().isoformat()}-n{args.n}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print_summary(result)
+    print(f"wrote {out}")
+    return 0
