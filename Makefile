@@ -54,5 +54,8 @@ serve: setup  ## serve the app without re-checking models or data
 bench-knowledge: setup models  ## ingest/query benchmark at N=200,000 generated items (README numbers)
 	$(BIN)/cairn bench knowledge
 
+docs: setup  ## regenerate docs/cli.md from the commands' --help
+	$(BIN)/python -c "import cli, pathlib; pathlib.Path('docs/cli.md').write_text(cli.render_cli_reference() + '\n')"
+
 clean:  ## remove the virtual environment (CAIRN_HOME is kept)
 	rm -rf $(VENV)

@@ -28,6 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _walk(parser: argparse.ArgumentParser, path: list[str]):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, [*path, name])
+
+
+def render_cli_reference() -> str:
+    """docs/cli.md: every command's --help, generated so the docs cannot drift (a test checks)."""
+    parts = ["# cairn command reference", "", "Generated from `cairn --help` by `make docs`; do not edit by hand.", ""]
+    for path, parser in _walk(build_parser(), ["cairn"]):
+        parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)
+        parts += [f"## `{' '.join(path)}`", "", "```text", parser.format_help().rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     set_offline_env()
     from knowledge.errors import CairnError
