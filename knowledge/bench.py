@@ -63,7 +63,7 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = Tr
     work.mkdir(parents=True, exist_ok=True)
     data = work / f"catalog-n{n}-seed{seed}.jsonl"
     if not data.exists():
-        write_items(n, data, seed=seed)
+        write_items(data, n, seed=seed)
     root = work / f"index-n{n}"
     config = KnowledgeConfig.load()
     kb = KnowledgeBase("catalog", config, root=root)

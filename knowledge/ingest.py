@@ -25,7 +25,6 @@ from .index import KnowledgeBase
 from .loaders import LoadLimits, iter_documents
 from .types import Chunk, Document, IngestIssue
 from .vectorstore import chroma_metadata
-from .filters import SCHEMAS
 
 
 @dataclass
@@ -131,7 +130,6 @@ def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadL
     that hides most of the write cost). At most one batch is in flight, and a writer error
     surfaces at the next hand-off."""
     chunker = make_chunker(kb)
-    keys = [*SCHEMAS[kb.collection], "doc_id"]
     bar = tqdm(total=len(changed_ids), desc=f"index {kb.collection}", unit="doc", disable=not progress)
     batch: list[Document] = []
     in_flight: Future | None = None
@@ -142,7 +140,7 @@ def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadL
         if old_ids:
             kb.chroma.delete(old_ids)                                                          # step 2
         kb.chroma.upsert([c.id for c in chunks], vectors,                                      # step 3
-                         [chroma_metadata({**c.metadata, "doc_id": c.doc_id}, keys) for c in chunks])
+                         [chroma_metadata({**c.metadata, "doc_id": c.doc_id}, kb.collection) for c in chunks])
         kb.store.commit_docs(docs, chunks)                                                     # step 4
         stale = set(old_ids) - {c.id for c in chunks}
         if stale:

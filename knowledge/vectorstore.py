@@ -15,9 +15,8 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from .errors import IndexStateError
+from .filters import SCHEMAS, date_to_int
 
-# Chroma metadata values must be scalars or non-empty lists of scalars; these keys are the
-# ones filters use (knowledge/filters.py SCHEMAS) plus doc_id.
 _SCALARS = (str, int, float, bool)
 
 
@@ -46,17 +45,24 @@ class CairnVectors(EmbeddingFunction[Documents]):
         return "cosine"
 
 
-def chroma_metadata(metadata: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    """Keep the filterable keys, in the types Chroma accepts (no None, no empty lists)."""
-    out: dict[str, Any] = {}
-    for key in keys:
+def chroma_metadata(metadata: Mapping[str, Any], collection: str) -> dict[str, Any]:
+    """The filterable fields of a chunk (filters.SCHEMAS) plus doc_id, in the forms Chroma can
+    compare: strings lowercased (filters lowercase their values too), dates as YYYYMMDD ints
+    (Chroma orders numbers only), lists without None, and no None or empty list at all."""
+    schema = SCHEMAS[collection]
+    out: dict[str, Any] = {"doc_id": str(metadata["doc_id"])}
+    for key, kind in schema.items():
         value = metadata.get(key)
-        if isinstance(value, (list, tuple)):
+        if value is None or key == "doc_id":
+            continue
+        if kind == "list":
             items = [v.lower() if isinstance(v, str) else v for v in value if isinstance(v, _SCALARS)]
             if items:
                 out[key] = items
+        elif kind == "date":
+            out[key] = date_to_int(value)
         elif isinstance(value, _SCALARS):
-            out[key] = value.lower() if isinstance(value, str) and key not in ("doc_id",) else value
+            out[key] = value.lower() if isinstance(value, str) else value
     return out
 
 
@@ -97,7 +103,7 @@ class ChromaStore:
         for start in range(0, len(ids), self.max_batch):
             end = start + self.max_batch
             self.collection.upsert(ids=list(ids[start:end]), embeddings=vectors[start:end],
-                                   metadatas=[m or {"_": 0} for m in metadatas[start:end]])
+                                   metadatas=list(metadatas[start:end]))
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self.max_batch):

@@ -98,8 +98,7 @@ def test_chroma_where_agrees_with_reference(tmp_path):
     client = chromadb.PersistentClient(path=str(tmp_path / "c"), settings=Settings(anonymized_telemetry=False))
     col = client.create_collection("filters", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
     vectors = np.random.default_rng(0).standard_normal((len(rows), 8)).astype(np.float32)
-    keys = ["doc_id", "type", "year", "genres", "language"]
-    col.add(ids=[r["doc_id"] for r in rows], embeddings=vectors, metadatas=[chroma_metadata(r, keys) for r in rows])
+    col.add(ids=[r["doc_id"] for r in rows], embeddings=vectors, metadatas=[chroma_metadata(r, "catalog") for r in rows])
     for exprs in FILTER_CASES:
         filters = [parse_filter(e, "catalog") for e in exprs]
         got = set(col.get(where=to_chroma_where(filters, "catalog"), include=[])["ids"])

@@ -253,3 +253,19 @@ def test_real_sigkill_mid_ingest(tmp_path):
     report = ingest(kb, [src], progress=False)
     assert report.unchanged == done and report.added == 1500 - done
     assert_consistent(kb)
+
+
+def test_notes_date_and_section_filters_in_every_mode(tmp_path):
+    notes = [{"id": f"note_{i}", "text": f"HPI: cough and fever for {i} days.\nPLAN: rest and fluids, recheck.",
+              "patient_id": f"P{i % 3}", "date": f"2026-0{1 + i % 9}-15", "note_type": "progress"} for i in range(12)]
+    src = write_jsonl(tmp_path / "notes.jsonl", notes)
+    kb = KnowledgeBase("notes", KnowledgeConfig(), embedder=HashEmbedder())
+    ingest(kb, [src], progress=False)
+    from knowledge.filters import parse_filters
+    filters = parse_filters(["date>=2026-07-01", "patient_id=P1", "section=hpi"], "notes")
+    expected = {n["id"] for n in notes if n["date"] >= "2026-07-01" and n["patient_id"] == "P1"}
+    assert expected
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = search(kb, "cough fever", mode=mode, filters=filters, k=20).hits
+        assert {h.doc_id for h in hits} == expected, mode
+        assert all(h.chunk.metadata["section"] == "hpi" for h in hits)
