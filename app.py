@@ -11,7 +11,6 @@ def search_handler(query: str, collection: str, mode: str, filters: str) -> str:
     """Markdown list of hits for the search box (filters: one FIELD OP VALUE per line or comma-free)."""
     from knowledge.errors import CairnError
     from knowledge.filters import parse_filters
-    from knowledge.index import KnowledgeBase
     from knowledge.retrieve import search
 
     try:
@@ -64,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    build_demo().launch(server_name=args.host, server_port=args.port, show_api=True)
+    build_demo().launch(server_name=args.host, server_port=args.port)
     return 0
 
 
