@@ -48,7 +48,8 @@ def _raw_encode_rate(embedder, texts: list[str], batch_size: int) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
-def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = True) -> dict:
+def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = True, embedder=None) -> dict:
+    """The whole benchmark; `embedder` overrides the configured one (tests pass a fake)."""
     import torch
 
     from .demo.scale import write_items
@@ -66,7 +67,7 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = Tr
         write_items(data, n, seed=seed)
     root = work / f"index-n{n}"
     config = KnowledgeConfig.load()
-    kb = KnowledgeBase("catalog", config, root=root)
+    kb = KnowledgeBase("catalog", config, root=root, embedder=embedder)
     kb.rebuild()
     embedder = kb.embedder
     texts = [d.text for d in iter_documents([data], "catalog") if isinstance(d, Document)]

@@ -14,7 +14,7 @@ from .embedder import Embedder, load_embedder
 from .errors import IndexStateError, KnowledgeError
 from .home import index_dir
 from .types import COLLECTIONS
-from .vectorstore import ChromaStore
+from .vectorstore import ChromaStore, connect, drop_collection
 
 
 class KnowledgeBase:
@@ -43,13 +43,15 @@ class KnowledgeBase:
     def embedder_id(self) -> str:
         return self.store.get_meta("embedder") or self.embedder.model_id
 
+    def _client(self):
+        if self.config.chroma_mode == "server":
+            return connect(host=self.config.chroma_host, port=self.config.chroma_port)
+        return connect(path=self.dir / "chroma")
+
     @cached_property
     def chroma(self) -> ChromaStore:
         dim = int(self.store.get_meta("dim") or 0) or self.embedder.dim
-        server = self.config.chroma_mode == "server"
-        return ChromaStore(collection=self.collection, embedder_id=self.embedder_id, dim=dim,
-                           path=None if server else self.dir / "chroma",
-                           host=self.config.chroma_host if server else None, port=self.config.chroma_port)
+        return ChromaStore(self._client(), collection=self.collection, embedder_id=self.embedder_id, dim=dim)
 
     def bm25(self) -> BM25Index:
         """The BM25 index for the docstore's current generation (rebuilt if another process wrote)."""
@@ -89,11 +91,7 @@ class KnowledgeBase:
 
     def rebuild(self) -> None:
         """Forget everything in this collection (the next ingest re-embeds from scratch)."""
-        if self.store.get_meta("embedder") is not None or self.store.counts()["chunks"]:
-            try:
-                self.chroma.drop()
-            except Exception:  # a collection that never existed is already gone
-                pass
+        drop_collection(self.chroma.client if "chroma" in self.__dict__ else self._client(), self.collection)
         self.store.close()
         for name in ("docstore.sqlite", "docstore.sqlite-wal", "docstore.sqlite-shm"):
             (self.dir / name).unlink(missing_ok=True)

@@ -66,27 +66,41 @@ def chroma_metadata(metadata: Mapping[str, Any], collection: str) -> dict[str, A
     return out
 
 
+def connect(*, path: Path | None = None, host: str | None = None, port: int | None = None):
+    """An embedded client on `path`, or an HTTP client to a Chroma server when `host` is set."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if not host:
+        assert path is not None, "embedded mode needs a path"
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    try:
+        client = chromadb.HttpClient(host=host, port=port or 8000, settings=settings)
+        client.heartbeat()
+        return client
+    except Exception as exc:  # chromadb raises plain Exceptions for connection errors
+        raise IndexStateError(
+            f"cannot reach the Chroma server at {host}:{port}: {exc}; start it with "
+            f"`chroma run --path DIR --port {port}` or set chroma_mode=embedded") from exc
+
+
+def collection_name(collection: str) -> str:
+    return f"cairn_{collection}"
+
+
+def drop_collection(client, collection: str) -> None:
+    """Delete a collection whatever embedder built it (used by --rebuild to switch models)."""
+    if collection_name(collection) in {c.name if hasattr(c, "name") else c for c in client.list_collections()}:
+        client.delete_collection(collection_name(collection))
+
+
 class ChromaStore:
     """One Chroma collection: upsert/delete/query by chunk id."""
 
-    def __init__(self, *, collection: str, embedder_id: str, dim: int, path: Path | None = None,
-                 host: str | None = None, port: int | None = None) -> None:
-        import chromadb
-        from chromadb.config import Settings
-
-        settings = Settings(anonymized_telemetry=False)
-        if host:
-            try:
-                self.client = chromadb.HttpClient(host=host, port=port or 8000, settings=settings)
-                self.client.heartbeat()
-            except Exception as exc:  # chromadb raises plain Exceptions for connection errors
-                raise IndexStateError(
-                    f"cannot reach the Chroma server at {host}:{port}: {exc}; start it with "
-                    f"`chroma run --path DIR --port {port}` or set chroma_mode=embedded") from exc
-        else:
-            assert path is not None, "embedded mode needs a path"
-            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
-        self.name = f"cairn_{collection}"
+    def __init__(self, client, *, collection: str, embedder_id: str, dim: int) -> None:
+        self.client = client
+        self.name = collection_name(collection)
         self.collection = self.client.get_or_create_collection(
             self.name, embedding_function=CairnVectors(embedder_id, dim),
             configuration={"hnsw": {"space": "cosine"}})
@@ -129,5 +143,3 @@ class ChromaStore:
                 return ids
             offset += page
 
-    def drop(self) -> None:
-        self.client.delete_collection(self.name)

@@ -269,3 +269,16 @@ def test_notes_date_and_section_filters_in_every_mode(tmp_path):
         hits = search(kb, "cough fever", mode=mode, filters=filters, k=20).hits
         assert {h.doc_id for h in hits} == expected, mode
         assert all(h.chunk.metadata["section"] == "hpi" for h in hits)
+
+
+def test_rebuild_switches_embedder(tmp_path):
+    src = write_jsonl(tmp_path / "c.jsonl", [item(i) for i in range(5)])
+    kb = open_kb()
+    ingest(kb, [src], progress=False)
+    kb.close()
+    other = KnowledgeBase("catalog", KnowledgeConfig(), embedder=HashEmbedder(dim=32, model_id="another-model"))
+    other.rebuild()
+    report = ingest(other, [src], progress=False)
+    assert report.added == 5 and other.store.get_meta("embedder") == "another-model"
+    assert_consistent(other)
+    assert search(other, "Story number 2", mode="dense", k=1).doc_ids == ["item_0002"]

@@ -1,0 +1,18 @@
+"""The knowledge benchmark runs end to end at a tiny N and reports every ratio (no timing
+is asserted: benchmarks measure, tests check that they measure the right things)."""
+import math
+
+from fakes import HashEmbedder
+from knowledge import bench
+
+
+def test_bench_knowledge_tiny(monkeypatch):
+    result = bench.run(300, queries=4, sample=50, progress=False, embedder=HashEmbedder())
+    assert result["n_items"] == 300 and result["chunks"] >= 300
+    assert result["reingest"]["ratio_to_full_ingest"] > 0
+    for key in ("ratio_to_raw_encode", "items_per_s", "raw_encode_items_per_s"):
+        assert math.isfinite(result["ingest"][key]) and result["ingest"][key] > 0
+    assert set(result["query_ms"]) == {"raw_dense", "raw_dense_filtered", "dense", "bm25", "hybrid", "hybrid_filtered"}
+    assert all(len(v) == 2 for v in result["query_ms"].values())
+    assert result["provenance"]["git_commit"]
+    bench.print_summary(result)
