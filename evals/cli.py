@@ -24,11 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_search_eval(args: argparse.Namespace) -> int:
     from knowledge.config import KnowledgeConfig
-    from knowledge.embedder import load_embedder
     from knowledge.errors import KnowledgeError
     from knowledge.index import KnowledgeBase
     from knowledge.provenance import stamp
-    from knowledge.rerank import EmbeddingReranker
+    from knowledge.rerank import reranker_from_config
 
     from .golden import load_golden
     from .search_eval import Variant, evaluate, format_table
@@ -49,7 +48,7 @@ def cmd_search_eval(args: argparse.Namespace) -> int:
     variants = [Variant(m.split("+")[0], rerank=m.endswith("+rerank"), use_filters=f) for f in use for m in modes]
     reranker = None
     if any(v.rerank for v in variants):
-        reranker = EmbeddingReranker(load_embedder(config.rerank_embedder or "mpnet", torch_threads=config.torch_threads))
+        reranker = reranker_from_config(config)
     results = evaluate(kb, cases, variants, reranker=reranker)
     print(format_table(results, cases))
     if args.out:
