@@ -63,7 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    build_demo().launch(server_name=args.host, server_port=args.port)
+    from knowledge.errors import CairnError
+
+    try:
+        build_demo().launch(server_name=args.host, server_port=args.port)
+    except OSError as exc:
+        raise CairnError(f"cannot serve on {args.host}:{args.port} ({exc}); stop what uses the port "
+                         f"or pass --port") from exc
     return 0
 
 
