@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .columns import MetadataColumns
+from .corpus import CorpusView
 from .docstore import DocStore
 from .filters import Filter
 
@@ -34,34 +34,35 @@ def _tokenize(texts: Sequence[str], *, as_ids: bool = True):
 
 
 class BM25Index:
-    def __init__(self, retriever, chunk_ids: list[str], columns: MetadataColumns, generation: int) -> None:
-        self.retriever, self.chunk_ids, self.columns, self.generation = retriever, chunk_ids, columns, generation
+    """bm25s over the chunk texts, rows in corpus order (the CorpusView of the same generation)."""
+
+    def __init__(self, retriever, n_rows: int, generation: int) -> None:
+        self.retriever, self.n_rows, self.generation = retriever, n_rows, generation
 
     @classmethod
-    def build(cls, store: DocStore, collection: str) -> "BM25Index":
+    def build(cls, store: DocStore) -> "BM25Index":
         import bm25s
 
         generation = store.generation
-        chunks = list(store.iter_chunks())
+        texts = [c.text for c in store.iter_chunks()]
         retriever = bm25s.BM25()
-        if chunks:
-            retriever.index(_tokenize([c.text for c in chunks]), show_progress=False)
-        return cls(retriever, [c.id for c in chunks], MetadataColumns([c.metadata for c in chunks], collection), generation)
+        if texts:
+            retriever.index(_tokenize(texts), show_progress=False)
+        return cls(retriever, len(texts), generation)
 
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.chunk_ids:
+        if self.n_rows:
             self.retriever.save(str(tmp), show_progress=False)
-        (tmp / "chunk_ids.json").write_text(json.dumps(self.chunk_ids))
         # The stamp is written last: a directory without it is incomplete.
-        (tmp / _STAMP).write_text(json.dumps({"generation": self.generation, "n": len(self.chunk_ids)}))
+        (tmp / _STAMP).write_text(json.dumps({"generation": self.generation, "n": self.n_rows}))
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 
     @classmethod
-    def load_or_build(cls, directory: Path, store: DocStore, collection: str) -> "BM25Index":
+    def load_or_build(cls, directory: Path, store: DocStore) -> "BM25Index":
         """The saved index if it reflects the docstore's current generation, else a rebuild (saved)."""
         import bm25s
 
@@ -69,23 +70,22 @@ class BM25Index:
         if stamp_file.exists():
             stamp = json.loads(stamp_file.read_text())
             if stamp.get("generation") == store.generation:
-                chunk_ids = json.loads((directory / "chunk_ids.json").read_text())
-                retriever = bm25s.BM25.load(str(directory), show_progress=False) if chunk_ids else bm25s.BM25()
-                metadata = store.get_chunks(chunk_ids) if chunk_ids else {}
-                columns = MetadataColumns([metadata[c].metadata for c in chunk_ids], collection)
-                return cls(retriever, chunk_ids, columns, stamp["generation"])
-        index = cls.build(store, collection)
+                n = int(stamp["n"])
+                retriever = bm25s.BM25.load(str(directory), show_progress=False) if n else bm25s.BM25()
+                return cls(retriever, n, stamp["generation"])
+        index = cls.build(store)
         index.save(directory)
         return index
 
-    def search(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, view: CorpusView, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Best-first (chunk_id, BM25 score); only chunks with a positive score and passing filters."""
-        if not self.chunk_ids:
+        assert view.generation == self.generation and len(view) == self.n_rows, "BM25 and corpus view out of step"
+        if not self.n_rows:
             return []
         tokens = [[t for t in _tokenize([query], as_ids=False)[0] if t in self.retriever.vocab_dict]]
         if not tokens[0]:
             return []
-        mask = self.columns.mask(filters)
-        k = min(k, len(self.chunk_ids))
+        mask = view.mask(filters)
+        k = min(k, self.n_rows)
         docs, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=0)
-        return [(self.chunk_ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return [(view.chunk_ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -35,6 +35,8 @@ class KnowledgeConfig:
     chroma_mode: "embedded" (a folder under CAIRN_HOME) or "server" (`chroma run`).
     dense_k / bm25_k: candidates from each retriever before fusion.
     rrf_k: the constant of reciprocal-rank fusion (Cormack et al., 2009 use 60).
+    exact_rows: a dense query whose filters leave at most this many chunks is scored exactly
+        over them (fast and exact); broader filters over-fetch from the HNSW index (corpus.py).
     rerank_embedder: second embedder for re-scoring fused candidates ("" = no rerank).
     rerank_k: how many fused candidates the reranker re-scores.
     """
@@ -53,12 +55,13 @@ class KnowledgeConfig:
     dense_k: int = 50
     bm25_k: int = 50
     rrf_k: int = 60
+    exact_rows: int = 20_000
     rerank_embedder: str = ""
     rerank_k: int = 20
 
     def __post_init__(self) -> None:
         for name in ("embed_batch_size", "ingest_batch_docs", "chunk_size", "note_max_chunk_chars",
-                     "dense_k", "bm25_k", "rrf_k", "rerank_k", "chroma_port"):
+                     "dense_k", "bm25_k", "rrf_k", "rerank_k", "chroma_port", "exact_rows"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise KnowledgeError(f"knowledge config: {name} must be a positive integer, got {value!r}")

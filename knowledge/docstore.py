@@ -3,7 +3,9 @@ indexed — documents with their content hashes, chunks with text/span/metadata,
 write-ahead journal of chunk ids whose vectors are being changed in Chroma.
 
 Chroma and BM25 are derived indexes. Crash safety rests on one rule (see ingest.py): a chunk
-row exists here only while its vector in Chroma is the one computed from that row's text;
+row exists here only while its vector in Chroma is the one computed from that row's text
+(the row keeps a float16 copy of that vector, for exact filtered search and for rebuilding
+Chroma without re-embedding);
 ids in flight sit in `pending` until the transaction that makes them true commits, and
 `recover()` removes leftovers from Chroma. `generation` bumps on every committed change so
 readers (BM25, other processes) can tell that their copy is stale.
@@ -16,8 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
+
+from .errors import IndexStateError
 from .types import Chunk, Document
 
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, source TEXT NOT NULL, line INTEGER,
@@ -25,7 +31,8 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, idx INTEGER NOT NULL, text TEXT NOT NULL,
-    span_start INTEGER NOT NULL, span_end INTEGER NOT NULL, metadata TEXT NOT NULL);
+    span_start INTEGER NOT NULL, span_end INTEGER NOT NULL, metadata TEXT NOT NULL,
+    vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +47,13 @@ class DocStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise IndexStateError(
+                f"the index at {path.parent} has format {version}, this cairn reads format {SCHEMA_VERSION}; "
+                f"re-index it with `cairn ingest --rebuild ...`")
 
     def close(self) -> None:
         self.db.close()
@@ -81,9 +95,22 @@ class DocStore:
         return out
 
     def iter_chunks(self) -> Iterator[Chunk]:
-        """All chunks in a stable order (the BM25 corpus order)."""
+        """All chunks in corpus order (chunk_id order: the row order of BM25 and CorpusView)."""
         yield from (_row_to_chunk(r) for r in self.db.execute(
             "SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks ORDER BY chunk_id"))
+
+    def corpus_metadata(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """(chunk ids, chunk metadata) in corpus order, without the texts."""
+        ids, metas = [], []
+        for chunk_id, metadata in self.db.execute("SELECT chunk_id, metadata FROM chunks ORDER BY chunk_id"):
+            ids.append(chunk_id)
+            metas.append(json.loads(metadata))
+        return ids, metas
+
+    def corpus_vectors(self, dim: int) -> np.ndarray:
+        """(n_chunks, dim) float16 vectors in corpus order."""
+        blob = b"".join(r[0] for r in self.db.execute("SELECT vector FROM chunks ORDER BY chunk_id"))
+        return np.frombuffer(blob, dtype=np.float16).reshape(-1, dim)
 
     def get_document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT doc_id, text, metadata, source, line FROM documents WHERE doc_id=?",
@@ -120,8 +147,12 @@ class DocStore:
             self._bump()
         return old_ids
 
-    def commit_docs(self, docs: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-        """Step 3: the vectors are in Chroma; record the rows and clear their journal entries."""
+    def commit_docs(self, docs: Sequence[Document], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Step 4: the vectors are in Chroma; record the rows (with their (n_chunks, dim) vectors)
+        and clear their journal entries."""
+        assert len(vectors) == len(chunks), "one vector per chunk"
+        blobs = vectors.astype(np.float16).tobytes()
+        width = len(blobs) // max(len(chunks), 1)
         now = time.time()
         by_doc: dict[str, int] = {}
         for chunk in chunks:
@@ -133,9 +164,10 @@ class DocStore:
                 [(d.id, d.content_hash, d.source, d.line, d.text, json.dumps(d.metadata, default=str),
                   by_doc.get(d.id, 0), now) for d in docs])
             self.db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(c.id, c.doc_id, c.metadata.get("chunk_index", 0), c.text, c.span[0], c.span[1],
-                  json.dumps(c.metadata, default=str)) for c in chunks])
+                  json.dumps(c.metadata, default=str), blobs[i * width:(i + 1) * width])
+                 for i, c in enumerate(chunks)])
             self.db.executemany("DELETE FROM pending WHERE chunk_id=?", [(c.id,) for c in chunks])
             self._bump()
 

@@ -1,11 +1,10 @@
 """Typed metadata filters: parsed from `--filter year>=2020`-style strings or from a dict
 (`{"type": "documentary", "year": {"gte": 2025}}`, the form the query parser and golden sets
-use), validated against each collection's schema, and compiled to the three places that
-filter: a Chroma `where` clause, a numpy mask over the BM25 corpus, and a plain predicate.
+use), validated against each collection's schema. `matches` is the reference semantics;
+columns.py compiles the same filters to a numpy mask that both retrievers use.
 
 Semantics: filters are ANDed. On a list field (genres, cast, creators) `=` means "contains",
-`!=` "does not contain". `a,b` after `=` means any of them. Dates compare as YYYYMMDD ints
-because Chroma only orders numbers.
+`!=` "does not contain". `a,b` after `=` means any of them. Dates compare as YYYYMMDD ints.
 """
 from __future__ import annotations
 
@@ -112,35 +111,13 @@ def parse_filters(exprs: Iterable[str], collection: str) -> list[Filter]:
     return [parse_filter(e, collection) for e in exprs]
 
 
-# --- compile: Chroma ---------------------------------------------------------------------
-
-def _chroma_one(f: Filter, kind: FieldKind) -> dict[str, Any]:
-    if kind == "list":
-        op = "$contains" if f.op == "eq" else "$not_contains"
-        clauses = [{f.field: {op: v}} for v in f.values]
-        if len(clauses) == 1:
-            return clauses[0]
-        return {"$or": clauses} if f.op == "eq" else {"$and": clauses}
-    if f.op in ("eq", "ne") and len(f.values) > 1:
-        return {f.field: {"$in" if f.op == "eq" else "$nin": list(f.values)}}
-    return {f.field: {f"${f.op}": f.values[0]}}
-
-
-def to_chroma_where(filters: Sequence[Filter], collection: str) -> dict[str, Any] | None:
-    schema = SCHEMAS[collection]
-    clauses = [_chroma_one(f, schema[f.field]) for f in filters]
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-# --- compile: plain predicate and numpy mask ---------------------------------------------
+# --- reference semantics ------------------------------------------------------------------
 
 _COMPARE = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
 
 
 def matches(filters: Sequence[Filter], metadata: Mapping[str, Any], collection: str) -> bool:
-    """The reference semantics; the Chroma and mask compilations must agree with it."""
+    """The reference semantics; the column mask (columns.py) must agree with it row for row."""
     schema = SCHEMAS[collection]
     for f in filters:
         value = metadata.get(f.field)

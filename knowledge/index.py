@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .bm25 import BM25Index
+from .corpus import CorpusView
 from .config import KnowledgeConfig
 from .docstore import DocStore
 from .embedder import Embedder, load_embedder
@@ -30,6 +31,7 @@ class KnowledgeBase:
         if embedder is not None:
             self.__dict__["embedder"] = embedder  # pre-seed the cached_property (tests, benchmarks)
         self._bm25: BM25Index | None = None
+        self._view: CorpusView | None = None
         self._chroma_generation = self.store.generation
         if self.store.pending_ids():
             self.recover()
@@ -56,8 +58,15 @@ class KnowledgeBase:
     def bm25(self) -> BM25Index:
         """The BM25 index for the docstore's current generation (rebuilt if another process wrote)."""
         if self._bm25 is None or self._bm25.generation != self.store.generation:
-            self._bm25 = BM25Index.load_or_build(self.dir / "bm25", self.store, self.collection)
+            self._bm25 = BM25Index.load_or_build(self.dir / "bm25", self.store)
         return self._bm25
+
+    def view(self) -> CorpusView:
+        """Row-aligned ids/metadata/vectors of the current generation (for filters)."""
+        if self._view is None or self._view.generation != self.store.generation:
+            dim = int(self.store.get_meta("dim") or 0)
+            self._view = CorpusView(self.store, self.collection, dim)
+        return self._view
 
     def refresh(self) -> None:
         """Reopen Chroma if another process committed changes: a PersistentClient does not see
@@ -97,7 +106,7 @@ class KnowledgeBase:
             (self.dir / name).unlink(missing_ok=True)
         self.__dict__.pop("chroma", None)
         self.store = DocStore(self.dir / "docstore.sqlite")
-        self._bm25 = None
+        self._bm25 = self._view = None
 
     def stats(self) -> dict[str, object]:
         counts = self.store.counts()

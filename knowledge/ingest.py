@@ -24,7 +24,6 @@ from .chunking import RecursiveChunker, SectionChunker
 from .index import KnowledgeBase
 from .loaders import LoadLimits, iter_documents
 from .types import Chunk, Document, IngestIssue
-from .vectorstore import chroma_metadata
 
 
 @dataclass
@@ -139,9 +138,8 @@ def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadL
         old_ids = kb.store.begin_change(replaced, [c.id for c in chunks])                      # step 1
         if old_ids:
             kb.chroma.delete(old_ids)                                                          # step 2
-        kb.chroma.upsert([c.id for c in chunks], vectors,                                      # step 3
-                         [chroma_metadata({**c.metadata, "doc_id": c.doc_id}, kb.collection) for c in chunks])
-        kb.store.commit_docs(docs, chunks)                                                     # step 4
+        kb.chroma.upsert([c.id for c in chunks], vectors, [c.doc_id for c in chunks])          # step 3
+        kb.store.commit_docs(docs, chunks, vectors)                                            # step 4
         stale = set(old_ids) - {c.id for c in chunks}
         if stale:
             kb.store.clear_pending(stale)

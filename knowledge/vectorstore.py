@@ -15,10 +15,6 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from .errors import IndexStateError
-from .filters import SCHEMAS, date_to_int
-
-_SCALARS = (str, int, float, bool)
-
 
 @register_embedding_function
 class CairnVectors(EmbeddingFunction[Documents]):
@@ -43,27 +39,6 @@ class CairnVectors(EmbeddingFunction[Documents]):
 
     def default_space(self) -> str:  # type: ignore[override]
         return "cosine"
-
-
-def chroma_metadata(metadata: Mapping[str, Any], collection: str) -> dict[str, Any]:
-    """The filterable fields of a chunk (filters.SCHEMAS) plus doc_id, in the forms Chroma can
-    compare: strings lowercased (filters lowercase their values too), dates as YYYYMMDD ints
-    (Chroma orders numbers only), lists without None, and no None or empty list at all."""
-    schema = SCHEMAS[collection]
-    out: dict[str, Any] = {"doc_id": str(metadata["doc_id"])}
-    for key, kind in schema.items():
-        value = metadata.get(key)
-        if value is None or key == "doc_id":
-            continue
-        if kind == "list":
-            items = [v.lower() if isinstance(v, str) else v for v in value if isinstance(v, _SCALARS)]
-            if items:
-                out[key] = items
-        elif kind == "date":
-            out[key] = date_to_int(value)
-        elif isinstance(value, _SCALARS):
-            out[key] = value.lower() if isinstance(value, str) else value
-    return out
 
 
 def connect(*, path: Path | None = None, host: str | None = None, port: int | None = None):
@@ -113,21 +88,21 @@ class ChromaStore:
                 f"`cairn ingest --rebuild` to re-embed everything")
         self.max_batch = self.client.get_max_batch_size()
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, doc_ids: Sequence[str]) -> None:
+        """Only doc_id goes to Chroma as metadata: filters run on cairn's own columns (see
+        corpus.py), and every extra metadata key costs Chroma write time (half of it, measured)."""
         for start in range(0, len(ids), self.max_batch):
             end = start + self.max_batch
             self.collection.upsert(ids=list(ids[start:end]), embeddings=vectors[start:end],
-                                   metadatas=list(metadatas[start:end]))
+                                   metadatas=[{"doc_id": d} for d in doc_ids[start:end]])
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self.max_batch):
             self.collection.delete(ids=list(ids[start:start + self.max_batch]))
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        """Best-first (chunk_id, cosine similarity)."""
-        if self.count() == 0:
-            return []
-        result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Best-first (chunk_id, cosine similarity) from the HNSW index."""
+        result = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
     def count(self) -> int:

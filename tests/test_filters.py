@@ -7,7 +7,7 @@ import pytest
 
 from knowledge.columns import MetadataColumns
 from knowledge.errors import FilterError
-from knowledge.filters import Filter, date_to_int, filters_from_dict, matches, parse_filter, to_chroma_where
+from knowledge.filters import Filter, date_to_int, filters_from_dict, matches, parse_filter
 
 
 def test_parse_each_operator():
@@ -40,14 +40,6 @@ def test_dict_form_as_golden_sets_write_it():
                    Filter("year", "lte", (2026,)), Filter("genres", "eq", ("comedy",))]
     with pytest.raises(FilterError, match="unknown operator"):
         filters_from_dict({"year": {"between": 3}}, "catalog")
-
-
-def test_chroma_where_shapes():
-    assert to_chroma_where([], "catalog") is None
-    assert to_chroma_where([Filter("year", "gte", (2020,))], "catalog") == {"year": {"$gte": 2020}}
-    assert to_chroma_where([Filter("genres", "eq", ("comedy",)), Filter("type", "eq", ("film", "series"))],
-                           "catalog") == {"$and": [{"genres": {"$contains": "comedy"}},
-                                                   {"type": {"$in": ["film", "series"]}}]}
 
 
 def test_date_to_int():
@@ -88,19 +80,37 @@ def test_mask_agrees_with_reference(exprs):
     np.testing.assert_array_equal(mask, expected)
 
 
-def test_chroma_where_agrees_with_reference(tmp_path):
-    import chromadb
-    from chromadb.config import Settings
+class _Store:
+    """Just what CorpusView reads from a docstore."""
 
-    from knowledge.vectorstore import chroma_metadata
+    def __init__(self, rows, vectors):
+        self.rows, self.vectors, self.generation = rows, vectors, 1
 
-    rows = _random_metadata(300)
-    client = chromadb.PersistentClient(path=str(tmp_path / "c"), settings=Settings(anonymized_telemetry=False))
-    col = client.create_collection("filters", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
-    vectors = np.random.default_rng(0).standard_normal((len(rows), 8)).astype(np.float32)
-    col.add(ids=[r["doc_id"] for r in rows], embeddings=vectors, metadatas=[chroma_metadata(r, "catalog") for r in rows])
-    for exprs in FILTER_CASES:
-        filters = [parse_filter(e, "catalog") for e in exprs]
-        got = set(col.get(where=to_chroma_where(filters, "catalog"), include=[])["ids"])
-        expected = {r["doc_id"] for r in rows if matches(filters, r, "catalog")}
-        assert got == expected, exprs
+    def corpus_metadata(self):
+        return [r["doc_id"] for r in self.rows], self.rows
+
+    def corpus_vectors(self, dim):
+        return self.vectors.astype(np.float16)
+
+
+@pytest.mark.parametrize("exprs", FILTER_CASES)
+@pytest.mark.parametrize("exact_rows", [10_000, 0])  # exact scan / HNSW over-fetch path
+def test_filtered_dense_equals_brute_force(exprs, exact_rows):
+    from knowledge.corpus import CorpusView, filtered_dense
+
+    rows = sorted(_random_metadata(400), key=lambda r: r["doc_id"])
+    vectors = np.random.default_rng(1).standard_normal((len(rows), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    view = CorpusView(_Store(rows, vectors), "catalog", 16)
+    query = vectors[5]
+    stored = vectors.astype(np.float16).astype(np.float32)
+
+    def hnsw(vec, n):  # a perfect "approximate" index over everything, best first
+        order = np.argsort(-(stored @ vec))[:n]
+        return [(rows[i]["doc_id"], float(stored[i] @ vec)) for i in order]
+
+    filters = [parse_filter(e, "catalog") for e in exprs]
+    got = [cid for cid, _ in filtered_dense(view, hnsw, query, 10, filters, exact_rows=exact_rows)]
+    allowed = [i for i, r in enumerate(rows) if matches(filters, r, "catalog")]
+    expected = [rows[i]["doc_id"] for i in sorted(allowed, key=lambda i: -(stored[i] @ query))[:10]]
+    assert got == expected

@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fakes import HashEmbedder
@@ -43,7 +44,8 @@ def open_kb(embedder: HashEmbedder | None = None, **cfg) -> KnowledgeBase:
 def assert_consistent(kb: KnowledgeBase) -> None:
     assert kb.store.pending_ids() == []
     assert kb.chroma.all_ids() == kb.store.all_chunk_ids()
-    assert len(kb.bm25().chunk_ids) == len(kb.store.all_chunk_ids())
+    assert kb.bm25().n_rows == len(kb.store.all_chunk_ids()) == len(kb.view())
+    assert kb.view().vectors.shape == (len(kb.view()), kb.embedder.dim)
 
 
 def test_first_ingest_then_noop(tmp_path):
@@ -282,3 +284,25 @@ def test_rebuild_switches_embedder(tmp_path):
     assert report.added == 5 and other.store.get_meta("embedder") == "another-model"
     assert_consistent(other)
     assert search(other, "Story number 2", mode="dense", k=1).doc_ids == ["item_0002"]
+
+
+def test_docstore_vectors_match_chroma(tmp_path):
+    src = write_jsonl(tmp_path / "c.jsonl", [item(i) for i in range(6)])
+    kb = open_kb()
+    ingest(kb, [src], progress=False)
+    view = kb.view()
+    got = kb.chroma.collection.get(ids=view.chunk_ids, include=["embeddings"])
+    chroma_vectors = dict(zip(got["ids"], got["embeddings"]))
+    for row, chunk_id in enumerate(view.chunk_ids):
+        np.testing.assert_allclose(view.vectors[row].astype(np.float32), chroma_vectors[chunk_id], atol=2e-3)
+
+
+def test_old_index_format_is_a_clear_error(tmp_path):
+    from knowledge.docstore import DocStore
+    from knowledge.errors import IndexStateError
+
+    store = DocStore(tmp_path / "d.sqlite")
+    store.set_meta("schema_version", "1")
+    store.close()
+    with pytest.raises(IndexStateError, match="cairn ingest --rebuild"):
+        DocStore(tmp_path / "d.sqlite")
