@@ -3,9 +3,9 @@ precomputes every document-term score into a sparse matrix so a query is a colum
 plus a top-k, milliseconds at 200k chunks.
 
 bm25s has no incremental add, so the index is rebuilt from the docstore whenever the
-docstore's generation moved on (indexing 200k short chunks takes seconds, far less than
-embedding them). It is saved with the generation it reflects; a stale or half-written copy
-is simply rebuilt, never trusted.
+docstore's version — (index id, generation) — moved on (indexing 200k short chunks takes
+seconds, far less than embedding them). It is saved stamped with the version it reflects; a
+stale or half-written copy is simply rebuilt, never trusted.
 """
 from __future__ import annotations
 
@@ -34,21 +34,21 @@ def _tokenize(texts: Sequence[str], *, as_ids: bool = True):
 
 
 class BM25Index:
-    """bm25s over the chunk texts, rows in corpus order (the CorpusView of the same generation)."""
+    """bm25s over the chunk texts, rows in corpus order (the CorpusView of the same version)."""
 
-    def __init__(self, retriever, n_rows: int, generation: int) -> None:
-        self.retriever, self.n_rows, self.generation = retriever, n_rows, generation
+    def __init__(self, retriever, n_rows: int, version: tuple[str, int]) -> None:
+        self.retriever, self.n_rows, self.version = retriever, n_rows, version
 
     @classmethod
     def build(cls, store: DocStore) -> "BM25Index":
         import bm25s
 
-        generation = store.generation
+        version = store.version
         texts = [c.text for c in store.iter_chunks()]
         retriever = bm25s.BM25()
         if texts:
             retriever.index(_tokenize(texts), show_progress=False)
-        return cls(retriever, len(texts), generation)
+        return cls(retriever, len(texts), version)
 
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
@@ -57,29 +57,29 @@ class BM25Index:
         if self.n_rows:
             self.retriever.save(str(tmp), show_progress=False)
         # The stamp is written last: a directory without it is incomplete.
-        (tmp / _STAMP).write_text(json.dumps({"generation": self.generation, "n": self.n_rows}))
+        (tmp / _STAMP).write_text(json.dumps({"version": list(self.version), "n": self.n_rows}))
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 
     @classmethod
     def load_or_build(cls, directory: Path, store: DocStore) -> "BM25Index":
-        """The saved index if it reflects the docstore's current generation, else a rebuild (saved)."""
+        """The saved index if it reflects the docstore's current version, else a rebuild (saved)."""
         import bm25s
 
         stamp_file = directory / _STAMP
         if stamp_file.exists():
             stamp = json.loads(stamp_file.read_text())
-            if stamp.get("generation") == store.generation:
+            if tuple(stamp.get("version", ())) == store.version:
                 n = int(stamp["n"])
                 retriever = bm25s.BM25.load(str(directory), show_progress=False) if n else bm25s.BM25()
-                return cls(retriever, n, stamp["generation"])
+                return cls(retriever, n, store.version)
         index = cls.build(store)
         index.save(directory)
         return index
 
     def search(self, query: str, k: int, view: CorpusView, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Best-first (chunk_id, BM25 score); only chunks with a positive score and passing filters."""
-        assert view.generation == self.generation and len(view) == self.n_rows, "BM25 and corpus view out of step"
+        assert view.version == self.version and len(view) == self.n_rows, "BM25 and corpus view out of step"
         if not self.n_rows:
             return []
         tokens = [[t for t in _tokenize([query], as_ids=False)[0] if t in self.retriever.vocab_dict]]

@@ -1,4 +1,4 @@
-"""A read-only, row-aligned snapshot of one collection at one docstore generation: chunk ids
+"""A read-only, row-aligned snapshot of one collection at one docstore version: chunk ids
 in corpus order, their metadata as columns (for filter masks), and — loaded on first need —
 their vectors. BM25 rows use the same order, so a filter mask serves both retrievers.
 
@@ -24,7 +24,7 @@ from .filters import Filter
 
 class CorpusView:
     def __init__(self, store: DocStore, collection: str, dim: int) -> None:
-        self.generation = store.generation
+        self.version = store.version
         self.chunk_ids, metadatas = store.corpus_metadata()
         self.row_of = {cid: row for row, cid in enumerate(self.chunk_ids)}
         self.columns = MetadataColumns(metadatas, collection)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -50,6 +51,9 @@ class DocStore:
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
+            # Generations restart at 0 in a rebuilt index; derived files are stamped with this
+            # id too, so a stale BM25 copy of an earlier index can never pass as current.
+            self.set_meta("index_id", uuid.uuid4().hex)
         elif version != SCHEMA_VERSION:
             raise IndexStateError(
                 f"the index at {path.parent} has format {version}, this cairn reads format {SCHEMA_VERSION}; "
@@ -69,6 +73,11 @@ class DocStore:
     @property
     def generation(self) -> int:
         return int(self.get_meta("generation", "0") or 0)
+
+    @property
+    def version(self) -> tuple[str, int]:
+        """(index id, generation): what a derived index must match to be current."""
+        return (self.get_meta("index_id") or "", self.generation)
 
     # --- reads ---------------------------------------------------------------------------
     def doc_hashes(self) -> dict[str, tuple[str, str]]:

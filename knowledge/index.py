@@ -4,6 +4,7 @@ lazily so `cairn index-stats` or a no-op re-ingest never loads a model.
 """
 from __future__ import annotations
 
+import shutil
 from functools import cached_property
 from pathlib import Path
 
@@ -56,14 +57,14 @@ class KnowledgeBase:
         return ChromaStore(self._client(), collection=self.collection, embedder_id=self.embedder_id, dim=dim)
 
     def bm25(self) -> BM25Index:
-        """The BM25 index for the docstore's current generation (rebuilt if another process wrote)."""
-        if self._bm25 is None or self._bm25.generation != self.store.generation:
+        """The BM25 index for the docstore's current docstore version (rebuilt if another process wrote)."""
+        if self._bm25 is None or self._bm25.version != self.store.version:
             self._bm25 = BM25Index.load_or_build(self.dir / "bm25", self.store)
         return self._bm25
 
     def view(self) -> CorpusView:
-        """Row-aligned ids/metadata/vectors of the current generation (for filters)."""
-        if self._view is None or self._view.generation != self.store.generation:
+        """Row-aligned ids/metadata/vectors of the current docstore version (for filters)."""
+        if self._view is None or self._view.version != self.store.version:
             dim = int(self.store.get_meta("dim") or 0)
             self._view = CorpusView(self.store, self.collection, dim)
         return self._view
@@ -104,6 +105,7 @@ class KnowledgeBase:
         self.store.close()
         for name in ("docstore.sqlite", "docstore.sqlite-wal", "docstore.sqlite-shm"):
             (self.dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.dir / "bm25", ignore_errors=True)
         self.__dict__.pop("chroma", None)
         self.store = DocStore(self.dir / "docstore.sqlite")
         self._bm25 = self._view = None

@@ -28,7 +28,7 @@ def cairn_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_models_home() -> Path | None:
     """The CAIRN_HOME that `make test` provisioned models into (repo .cairn), if any."""
     return MODELS_HOME if (MODELS_HOME / "models" / "registry.json").exists() else None

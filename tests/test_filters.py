@@ -84,7 +84,7 @@ class _Store:
     """Just what CorpusView reads from a docstore."""
 
     def __init__(self, rows, vectors):
-        self.rows, self.vectors, self.generation = rows, vectors, 1
+        self.rows, self.vectors, self.version = rows, vectors, ("test", 1)
 
     def corpus_metadata(self):
         return [r["doc_id"] for r in self.rows], self.rows

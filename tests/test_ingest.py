@@ -306,3 +306,17 @@ def test_old_index_format_is_a_clear_error(tmp_path):
     store.close()
     with pytest.raises(IndexStateError, match="cairn ingest --rebuild"):
         DocStore(tmp_path / "d.sqlite")
+
+
+def test_rebuild_never_reuses_a_stale_bm25(tmp_path):
+    """Generations restart after --rebuild; the BM25 stamp must still tell the indexes apart."""
+    a = write_jsonl(tmp_path / "a.jsonl", [item(i) for i in range(6)])
+    b = write_jsonl(tmp_path / "b.jsonl", [item(i, description=f"Other corpus {i} about lighthouses.") for i in range(50, 53)])
+    kb = open_kb()
+    ingest(kb, [a], progress=False)
+    kb.rebuild()
+    ingest(kb, [b], progress=False)
+    kb.close()
+    kb = open_kb()
+    assert kb.bm25().n_rows == 3
+    assert search(kb, "corpus 50 lighthouses", mode="bm25", k=5).doc_ids[0] == "item_0050"
