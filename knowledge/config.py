@@ -35,6 +35,7 @@ class KnowledgeConfig:
     chroma_mode: "embedded" (a folder under CAIRN_HOME) or "server" (`chroma run`).
     dense_k / bm25_k: candidates from each retriever before fusion.
     rrf_k: the constant of reciprocal-rank fusion (Cormack et al., 2009 use 60).
+    bm25_weight: weight of the BM25 ranking in the fusion (dense has weight 1).
     exact_rows: a dense query whose filters leave at most this many chunks is scored exactly
         over them (fast and exact); broader filters over-fetch from the HNSW index (corpus.py).
     rerank_embedder: second embedder for re-scoring fused candidates ("" = no rerank).
@@ -55,6 +56,7 @@ class KnowledgeConfig:
     dense_k: int = 50
     bm25_k: int = 50
     rrf_k: int = 60
+    bm25_weight: float = 1.0
     exact_rows: int = 20_000
     rerank_embedder: str = ""
     rerank_k: int = 20
@@ -65,6 +67,8 @@ class KnowledgeConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise KnowledgeError(f"knowledge config: {name} must be a positive integer, got {value!r}")
+        if not isinstance(self.bm25_weight, (int, float)) or self.bm25_weight < 0:
+            raise KnowledgeError(f"knowledge config: bm25_weight must be a number >= 0, got {self.bm25_weight!r}")
         if self.torch_threads < 0:
             raise KnowledgeError(f"knowledge config: torch_threads must be >= 0 (0 = default), got {self.torch_threads}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -99,9 +103,10 @@ class KnowledgeConfig:
 
 
 def _coerce_env(name: str, raw: str, default: object) -> object:
-    if not isinstance(default, int):
+    if not isinstance(default, (int, float)):
         return raw
     try:
-        return int(raw)
+        return type(default)(raw)
     except ValueError:
-        raise KnowledgeError(f"CAIRN_{name.upper()}={raw!r} is not an integer; unset it or give a number") from None
+        raise KnowledgeError(f"CAIRN_{name.upper()}={raw!r} is not a {type(default).__name__}; "
+                             f"unset it or give a number") from None

@@ -74,7 +74,8 @@ def search(kb: KnowledgeBase, query: str, *, mode: str = "hybrid", filters: Sequ
 
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = reciprocal_rank_fusion([[cid for cid, _ in r] for r in rankings.values()], k=cfg.rrf_k)
+        fused = reciprocal_rank_fusion([[cid for cid, _ in rankings[name]] for name in ("dense", "bm25")],
+                                       k=cfg.rrf_k, weights=[1.0, cfg.bm25_weight])
     else:
         fused = rankings[mode]
     timings["fuse"] = _ms(t)
