@@ -1,0 +1,167 @@
+"""Which LLM cairn talks to and how: the typed `LLMConfig`, checked when built, and
+`load_llm(config)` that turns it into a `ChatLLM` (DESIGN.md §3, §4).
+
+    LLMConfig()                                      llama.cpp, qwen2.5-coder-1.5b (the default)
+    LLMConfig(model="smollm2-135m", n_threads=2)     a catalogue name, a .gguf path or a folder
+    LLMConfig(backend="hf", model="finetune/out", adapter="adapters/dpo-3")   transformers + peft
+    LLMConfig(backend="openai", base_url="http://127.0.0.1:8000/v1", model="qwen")  vLLM, llama.cpp server, Ollama
+
+A config is recorded in provenance as is, so it never holds a secret: `api_key_env` names
+the environment variable that holds the key.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from assistant.llm.base import ChatLLM, LLMConfigError, Sampling
+
+Backend = Literal["llamacpp", "hf", "openai"]
+Dtype = Literal["auto", "float32", "bfloat16"]
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"  # DESIGN.md §4: best quality found among the offline models
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def default_threads() -> int:
+    """Half the logical CPUs, at most 8: llama.cpp and torch decode best on physical cores,
+    and on the 2 shared cores we measured 1 thread often beating 2 (DESIGN.md §6)."""
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Settings of the answer model.
+
+    Fields:
+        backend: "llamacpp" (in-process llama.cpp, the serving default), "hf" (transformers,
+            optional peft adapter; the training path) or "openai" (any OpenAI-compatible server).
+        model: catalogue name (`cairn models list`), a local .gguf file or model folder, or
+            for backend=openai the model name the server expects.
+        adapter: llamacpp: a GGUF LoRA file; hf: a peft adapter folder; not for openai.
+        n_threads: CPU threads for decoding (llamacpp, hf); None = `default_threads()`.
+        n_ctx: context window in tokens (prompt + reply) for llamacpp.
+        temperature: default sampling temperature; 0 = greedy (deterministic).
+        max_tokens: default cap on generated tokens.
+        seed: default sampling seed (None = a fresh one each call).
+        base_url: the server's OpenAI base URL, e.g. http://127.0.0.1:8080/v1 (openai only).
+        api_key_env: name of the environment variable holding the server's API key, if any.
+        prompt_cache: llamacpp: keep evaluated prompt states in RAM (LlamaRAMCache) so a
+            repeated prefix (system prompt, few-shot block) is not evaluated again.
+        prompt_cache_mb: size of that RAM cache.
+        dtype: hf weights dtype; "auto" = bfloat16 for model folders where the CPU has fast
+            bf16 matmuls, float32 for GGUF files (transformers computes those in float32).
+        timeout_s: openai: seconds to wait for the server before failing.
+    """
+
+    backend: Backend = "llamacpp"
+    model: str = DEFAULT_MODEL
+    adapter: str | None = None
+    n_threads: int | None = None
+    n_ctx: int = 4096
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = 0
+    base_url: str | None = None
+    api_key_env: str | None = None
+    prompt_cache: bool = False
+    prompt_cache_mb: int = 512
+    dtype: Dtype = "auto"
+    timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in get_args(Backend):
+            raise LLMConfigError(f"backend={self.backend!r} is unknown; use one of {', '.join(get_args(Backend))}")
+        if not self.model.strip():
+            raise LLMConfigError(f"model is empty; use a catalogue name like {DEFAULT_MODEL!r} or a path")
+        if self.n_threads is not None and not 1 <= self.n_threads <= 256:
+            raise LLMConfigError(f"n_threads={self.n_threads} must be in 1..256 (or None for {default_threads()})")
+        if not 128 <= self.n_ctx <= 1_048_576:
+            raise LLMConfigError(f"n_ctx={self.n_ctx} must be in 128..1048576 tokens")
+        if not 1 <= self.max_tokens < self.n_ctx:
+            raise LLMConfigError(f"max_tokens={self.max_tokens} must be >= 1 and below n_ctx={self.n_ctx}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise LLMConfigError(f"temperature={self.temperature} must be in [0, 2] (0 = greedy)")
+        if self.prompt_cache_mb < 1:
+            raise LLMConfigError(f"prompt_cache_mb={self.prompt_cache_mb} must be >= 1")
+        if self.dtype not in get_args(Dtype):
+            raise LLMConfigError(f"dtype={self.dtype!r} is unknown; use one of {', '.join(get_args(Dtype))}")
+        if self.timeout_s <= 0:
+            raise LLMConfigError(f"timeout_s={self.timeout_s} must be > 0 seconds")
+        if self.api_key_env is not None and not _ENV_NAME_RE.match(self.api_key_env):
+            raise LLMConfigError(f"api_key_env={self.api_key_env!r} must be an environment variable NAME "
+                                 "(e.g. OPENAI_API_KEY), never the key itself")
+        self._check_backend_fields()
+
+    def _check_backend_fields(self) -> None:
+        if self.backend == "openai":
+            if not self.base_url or not re.match(r"^https?://[^/\s]+", self.base_url):
+                raise LLMConfigError(f"backend=openai needs base_url like http://127.0.0.1:8080/v1, got "
+                                     f"{self.base_url!r}")
+            if self.adapter:
+                raise LLMConfigError(f"adapter={self.adapter!r} cannot be loaded into a remote server; load it "
+                                     "on the server, or use backend=hf (peft folder) / llamacpp (GGUF LoRA)")
+        elif self.base_url:
+            raise LLMConfigError(f"base_url={self.base_url!r} is only used by backend=openai; "
+                                 f"drop it or set backend='openai' (backend is {self.backend!r})")
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or default_threads()
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """For provenance records (holds no secret: the API key stays in the environment)."""
+        return asdict(self)
+
+
+def load_llm(config: LLMConfig | None = None) -> ChatLLM:
+    """Build the backend `config` names. Heavy libraries are imported here, per backend, so
+    `import assistant.llm` stays cheap and a missing llama-cpp-python only matters to its users."""
+    config = config or LLMConfig()
+    if config.backend == "openai":
+        from assistant.llm.openai_compat import OpenAICompatLLM
+
+        return OpenAICompatLLM.from_config(config)
+    if config.backend == "hf":
+        from assistant.llm.hf import HFLLM
+
+        return HFLLM.from_config(config)
+    from assistant.llm.llamacpp import LlamaCppLLM
+
+    return LlamaCppLLM.from_config(config)
+
+
+def model_fingerprint(path: Path) -> str:
+    """Provenance id of a model file or folder: the registry's sha256 when `cairn models`
+    recorded one for this exact path (hashing a 1 GB file on every load would cost seconds),
+    else size and name (plus mtime: a rebuilt file of the same size still differs)."""
+    from knowledge.models_registry import read_entries
+
+    path = path.resolve()
+    try:
+        entries = read_entries().values()
+    except Exception:  # an unreadable registry must not stop a model from loading
+        entries = []
+    for entry in entries:
+        if entry.sha256 and entry.abspath.resolve() == path:
+            return f"sha256:{entry.sha256}"
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    size = sum(f.stat().st_size for f in files)
+    mtime = max((int(f.stat().st_mtime) for f in files), default=0)
+    return f"size:{size}:{path.name}:{mtime}"
+
+
+def local_model_path(model: str) -> tuple[str, Path]:
+    """(model_id, local path) for a catalogue name or a path; raises the knowledge
+    package's ModelNotFoundError (a CairnError) with the `cairn models pull` fix."""
+    from knowledge.models import resolve_model
+
+    path = resolve_model(model)
+    model_id = model if not Path(model).expanduser().exists() else path.name
+    return model_id, path
