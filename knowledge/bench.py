@@ -2,8 +2,9 @@
 generated items), every number a ratio against a baseline measured in the same run, because
 shared 2-core machines drift by 2x between runs:
 
-- ingest items/s  vs  raw `SentenceTransformer.encode` items/s on a sample of the same texts
-  (measured before and after the ingest; the mean is the baseline);
+- ingest items/s  vs  raw `SentenceTransformer.encode` items/s on a sample of the same texts:
+  the corpus is ingested in slices with a raw-encode probe before and after each, so every
+  slice has its own paired baseline (median and spread reported) and drift cancels out;
 - hybrid query p50/p95 (with and without filters) and BM25 p50  vs  a raw Chroma dense query
   (embed + `collection.query`, no filter: Chroma holds no filter metadata, see corpus.py),
   the variants interleaved query by query;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import random
 import resource
 import statistics
@@ -49,11 +51,31 @@ def _raw_encode_rate(embedder, texts: list[str], batch_size: int) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
-def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = True, embedder=None) -> dict:
+def _segments(n: int, seed: int, parts: int) -> list[Path]:
+    """The N generated items as `parts` files, so ingest can be timed in slices with raw-encode
+    probes between them (paired measurements survive a machine whose speed drifts)."""
+    from .demo.scale import write_items
+
+    folder = cairn_home() / "bench" / f"catalog-n{n}-seed{seed}"
+    files = [folder / f"part-{i:02d}.jsonl" for i in range(parts)]
+    if all(f.exists() for f in files):
+        return files
+    folder.mkdir(parents=True, exist_ok=True)
+    whole = folder / "all.jsonl"
+    write_items(whole, n, seed=seed)
+    lines = whole.read_text().splitlines(keepends=True)
+    step = math.ceil(len(lines) / parts)
+    for i, f in enumerate(files):
+        f.write_text("".join(lines[i * step:(i + 1) * step]))
+    whole.unlink()
+    return files
+
+
+def run(n: int, *, queries: int, sample: int, seed: int = 0, parts: int = 10, progress: bool = True,
+        embedder=None) -> dict:
     """The whole benchmark; `embedder` overrides the configured one (tests pass a fake)."""
     import torch
 
-    from .demo.scale import write_items
     from .filters import parse_filters
     from .index import KnowledgeBase
     from .ingest import ingest
@@ -61,39 +83,42 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = Tr
     from .retrieve import search
     from .types import Document
 
-    work = cairn_home() / "bench"
-    work.mkdir(parents=True, exist_ok=True)
-    data = work / f"catalog-n{n}-seed{seed}.jsonl"
-    if not data.exists():
-        write_items(data, n, seed=seed)
-    root = work / f"index-n{n}"
+    files = _segments(n, seed, parts)
     config = KnowledgeConfig.load()
-    kb = KnowledgeBase("catalog", config, root=root, embedder=embedder)
+    kb = KnowledgeBase("catalog", config, root=cairn_home() / "bench" / f"index-n{n}", embedder=embedder)
     kb.rebuild()
     embedder = kb.embedder
-    texts = [d.text for d in iter_documents([data], "catalog") if isinstance(d, Document)]
-    rng = random.Random(seed)
-    sample_texts = rng.sample(texts, min(sample, len(texts)))
+    texts = [d.text for d in iter_documents(files, "catalog") if isinstance(d, Document)]
+    sample_texts = random.Random(seed).sample(texts, min(sample, len(texts)))
     del texts
 
     threads_default = torch.get_num_threads()
     thread_rates = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        thread_rates[threads] = _raw_encode_rate(embedder, sample_texts[: max(200, sample // 4)], config.embed_batch_size)
+        thread_rates[threads] = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
     torch.set_num_threads(config.torch_threads or threads_default)
 
-    raw_before = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
+    # Ingest slice by slice, a raw-encode probe of the same kind of text before and after each.
+    probes = [_raw_encode_rate(embedder, sample_texts, config.embed_batch_size)]
+    slice_s, slice_ratios, chunks = [], [], 0
+    for i, part in enumerate(files):
+        report = ingest(kb, [part], progress=progress, build_bm25=False)
+        seconds = report.seconds["total"]
+        probes.append(_raw_encode_rate(embedder, sample_texts, config.embed_batch_size))
+        slice_s.append(seconds)
+        chunks += report.chunks_embedded
+        slice_ratios.append((report.added / seconds) / ((probes[-2] + probes[-1]) / 2))
     t0 = time.perf_counter()
-    report = ingest(kb, [data], progress=progress)
-    ingest_s = time.perf_counter() - t0
-    raw_after = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
-    raw_rate = (raw_before + raw_after) / 2
+    kb.bm25()  # one BM25 build for the whole corpus, as a single ingest does at its end
+    bm25_s = time.perf_counter() - t0
+    ingest_s = sum(slice_s) + bm25_s
+    raw_rate = statistics.fmean(probes)
 
     t0 = time.perf_counter()
-    again = ingest(kb, [data], progress=False)
+    again = ingest(kb, files, progress=False)
     reingest_s = time.perf_counter() - t0
-    assert again.unchanged == report.added and not again.changed, "re-ingest of an unchanged corpus changed something"
+    assert again.unchanged == n and not again.changed, "re-ingest of an unchanged corpus changed something"
 
     filters = parse_filters(FILTERS, "catalog")
     kb.bm25(), kb.view().vectors  # load once, outside the timings
@@ -117,10 +142,12 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, progress: bool = Tr
 
     lat = {k: {"p50": statistics.median(v), "p95": _percentile(v, 0.95)} for k, v in timings.items()}
     result = {
-        "n_items": n, "chunks": report.chunks_embedded, "queries": queries,
-        "ingest": {"seconds": ingest_s, "items_per_s": n / ingest_s, "stage_seconds": report.seconds,
-                   "raw_encode_items_per_s": raw_rate, "raw_encode_before_after": [raw_before, raw_after],
-                   "ratio_to_raw_encode": (n / ingest_s) / raw_rate},
+        "n_items": n, "chunks": chunks, "queries": queries,
+        "ingest": {"seconds": ingest_s, "items_per_s": n / ingest_s, "bm25_build_seconds": bm25_s,
+                   "slice_seconds": slice_s, "raw_encode_items_per_s": raw_rate, "raw_encode_probes": probes,
+                   "ratio_to_raw_encode": (n / ingest_s) / raw_rate,
+                   "slice_ratios": slice_ratios, "slice_ratio_median": statistics.median(slice_ratios),
+                   "slice_ratio_min": min(slice_ratios), "slice_ratio_max": max(slice_ratios)},
         "reingest": {"seconds": reingest_s, "ratio_to_full_ingest": reingest_s / ingest_s},
         "query_ms": lat,
         "ratios": {"hybrid_p50_over_raw_dense_p50": lat["hybrid"]["p50"] / lat["raw_dense"]["p50"],
@@ -139,7 +166,8 @@ def print_summary(r: dict) -> None:
     i, q, ratio = r["ingest"], r["query_ms"], r["ratios"]
     print(f"N={r['n_items']:,} items, {r['chunks']:,} chunks")
     print(f"ingest: {i['items_per_s']:.1f} items/s vs raw encode {i['raw_encode_items_per_s']:.1f}/s "
-          f"-> ratio {i['ratio_to_raw_encode']:.3f}   (stages {', '.join(f'{k} {v:.0f}s' for k, v in i['stage_seconds'].items())})")
+          f"-> ratio {i['ratio_to_raw_encode']:.3f}; per slice median {i['slice_ratio_median']:.3f} "
+          f"(min {i['slice_ratio_min']:.3f}, max {i['slice_ratio_max']:.3f}); BM25 build {i['bm25_build_seconds']:.0f}s")
     print(f"re-ingest unchanged: {r['reingest']['seconds']:.1f}s = {100 * r['reingest']['ratio_to_full_ingest']:.2f}% of full ingest")
     for key, v in q.items():
         print(f"  {key:<20} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms")
@@ -155,7 +183,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k = sub.add_parser("knowledge", help="ingest throughput, query latency, re-ingest, RSS at catalog scale")
     k.add_argument("--n", type=int, default=200_000, help="generated catalog items (default 200,000)")
     k.add_argument("--queries", type=int, default=200, help="timed queries per variant (default 200)")
-    k.add_argument("--sample", type=int, default=4000, help="texts for the raw-encode baseline (default 4,000)")
+    k.add_argument("--sample", type=int, default=1000, help="texts per raw-encode probe (default 1,000)")
+    k.add_argument("--parts", type=int, default=10, help="ingest slices, each between two probes (default 10)")
     k.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/knowledge-<date>-n<N>.json)")
     k.set_defaults(func=cmd_bench_knowledge)
 
@@ -163,9 +192,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_bench_knowledge(args: argparse.Namespace) -> int:
     from .errors import KnowledgeError
 
-    if args.n <= 0 or args.queries <= 0 or args.sample <= 0:
-        raise KnowledgeError("--n, --queries and --sample must be positive")
-    result = run(args.n, queries=args.queries, sample=args.sample)
+    if min(args.n, args.queries, args.sample, args.parts) <= 0:
+        raise KnowledgeError("--n, --queries, --sample and --parts must be positive")
+    result = run(args.n, queries=args.queries, sample=args.sample, parts=args.parts)
     out = args.out or ROOT / "benchmarks" / "results" / f"knowledge-{dt.date.today().isoformat()}-n{args.n}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -7,10 +7,11 @@ from knowledge import bench
 
 
 def test_bench_knowledge_tiny(monkeypatch):
-    result = bench.run(300, queries=4, sample=50, progress=False, embedder=HashEmbedder())
+    result = bench.run(300, queries=4, sample=50, parts=3, progress=False, embedder=HashEmbedder())
     assert result["n_items"] == 300 and result["chunks"] >= 300
     assert result["reingest"]["ratio_to_full_ingest"] > 0
-    for key in ("ratio_to_raw_encode", "items_per_s", "raw_encode_items_per_s"):
+    assert len(result["ingest"]["slice_ratios"]) == 3 and len(result["ingest"]["raw_encode_probes"]) == 4
+    for key in ("ratio_to_raw_encode", "items_per_s", "raw_encode_items_per_s", "slice_ratio_median"):
         assert math.isfinite(result["ingest"][key]) and result["ingest"][key] > 0
     assert set(result["query_ms"]) == {"raw_dense", "dense", "bm25", "hybrid", "dense_filtered", "hybrid_filtered"}
     assert all(len(v) == 2 for v in result["query_ms"].values())
