@@ -143,7 +143,7 @@ UNANSWERABLE: tuple[C, ...] = (
     C("podcasts about competitive cheese rolling", ("unanswerable",), {"type": "podcast"}, answerable=False,
       guard=("cheese",)),
     C("films in Swahili", ("unanswerable", "filter"), {"type": "film", "language": "sw"}, answerable=False),
-    C("podcasts from the 1980s", ("unanswerable", "filter"), {"type": "podcast", "year": {"lte": 1989}},
+    C("podcasts from the 1980s", ("unanswerable", "filter"), {"type": "podcast", "year": {"gte": 1980, "lte": 1989}},
       answerable=False),
     C("films released in 2030", ("unanswerable", "filter"), {"type": "film", "year": 2030}, answerable=False),
     C("articles about quantum computing", ("unanswerable",), {"type": "article"}, answerable=False,
