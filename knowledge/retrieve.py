@@ -106,8 +106,8 @@ def search(kb: KnowledgeBase, query: str, *, mode: str = "hybrid", filters: Sequ
     return SearchResult(query=query, mode=mode, hits=hits, filters=[f.describe() for f in filters], timings_ms=timings)
 
 
-# One worker: BM25 of query i overlaps the embedding of query i; queries themselves are
-# serialised by the caller (the app and CLI run one search at a time per process).
+# One worker: the BM25 leg of a query overlaps its own embedding. On 2 cores more workers
+# would only contend; concurrent searches queue here and each waits for its own result.
 _LEXICAL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-bm25")
 
 
