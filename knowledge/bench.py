@@ -71,44 +71,29 @@ def _segments(n: int, seed: int, parts: int) -> list[Path]:
     return files
 
 
-def run(n: int, *, queries: int, sample: int, seed: int = 0, parts: int = 10, progress: bool = True,
-        embedder=None) -> dict:
-    """The whole benchmark; `embedder` overrides the configured one (tests pass a fake)."""
+def _measure_ingest(kb, files: list[Path], n: int, sample_texts: list[str], progress: bool) -> dict:
+    """Thread probe, sliced ingest with paired raw-encode probes, one BM25 build, re-ingest."""
     import torch
 
-    from .filters import parse_filters
-    from .index import KnowledgeBase
     from .ingest import ingest
-    from .loaders import iter_documents
-    from .retrieve import search
-    from .types import Document
 
-    files = _segments(n, seed, parts)
-    config = KnowledgeConfig.load()
-    kb = KnowledgeBase("catalog", config, root=cairn_home() / "bench" / f"index-n{n}", embedder=embedder)
-    kb.rebuild()
-    embedder = kb.embedder
-    texts = [d.text for d in iter_documents(files, "catalog") if isinstance(d, Document)]
-    sample_texts = random.Random(seed).sample(texts, min(sample, len(texts)))
-    del texts
-
+    embedder, batch = kb.embedder, kb.config.embed_batch_size
     threads_default = torch.get_num_threads()
     thread_rates = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        thread_rates[threads] = _raw_encode_rate(embedder, sample_texts, config.embed_batch_size)
-    torch.set_num_threads(config.torch_threads or threads_default)
+        thread_rates[threads] = _raw_encode_rate(embedder, sample_texts, batch)
+    torch.set_num_threads(kb.config.torch_threads or threads_default)
 
     # Ingest slice by slice, a raw-encode probe of the same kind of text before and after each.
-    probes = [_raw_encode_rate(embedder, sample_texts, config.embed_batch_size)]
+    probes = [_raw_encode_rate(embedder, sample_texts, batch)]
     slice_s, slice_ratios, chunks = [], [], 0
-    for i, part in enumerate(files):
+    for part in files:
         report = ingest(kb, [part], progress=progress, build_bm25=False)
-        seconds = report.seconds["total"]
-        probes.append(_raw_encode_rate(embedder, sample_texts, config.embed_batch_size))
-        slice_s.append(seconds)
+        probes.append(_raw_encode_rate(embedder, sample_texts, batch))
+        slice_s.append(report.seconds["total"])
         chunks += report.chunks_embedded
-        slice_ratios.append((report.added / seconds) / ((probes[-2] + probes[-1]) / 2))
+        slice_ratios.append((report.added / slice_s[-1]) / ((probes[-2] + probes[-1]) / 2))
     t0 = time.perf_counter()
     kb.bm25()  # one BM25 build for the whole corpus, as a single ingest does at its end
     bm25_s = time.perf_counter() - t0
@@ -119,7 +104,25 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, parts: int = 10, pr
     again = ingest(kb, files, progress=False)
     reingest_s = time.perf_counter() - t0
     assert again.unchanged == n and not again.changed, "re-ingest of an unchanged corpus changed something"
+    return {
+        "chunks": chunks,
+        "ingest": {"seconds": ingest_s, "items_per_s": n / ingest_s, "bm25_build_seconds": bm25_s,
+                   "slice_seconds": slice_s, "raw_encode_items_per_s": raw_rate, "raw_encode_probes": probes,
+                   "ratio_to_raw_encode": (n / ingest_s) / raw_rate,
+                   "slice_ratios": slice_ratios, "slice_ratio_median": statistics.median(slice_ratios),
+                   "slice_ratio_min": min(slice_ratios), "slice_ratio_max": max(slice_ratios)},
+        "reingest": {"seconds": reingest_s, "ratio_to_full_ingest": reingest_s / ingest_s},
+        "raw_encode_items_per_s_by_threads": thread_rates,
+    }
 
+
+def _measure_queries(kb, queries: int) -> dict:
+    """Latency of each retrieval variant against a raw Chroma query, interleaved query by query
+    so drift hits every variant alike."""
+    from .filters import parse_filters
+    from .retrieve import search
+
+    embedder = kb.embedder
     filters = parse_filters(FILTERS, "catalog")
     kb.bm25(), kb.view().vectors  # load once, outside the timings
     timings: dict[str, list[float]] = {k: [] for k in ("raw_dense", "dense", "bm25", "hybrid", "dense_filtered",
@@ -132,48 +135,69 @@ def run(n: int, *, queries: int, sample: int, seed: int = 0, parts: int = 10, pr
 
     for i in range(queries):
         q = QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}")
-        # Interleaved so drift hits every variant alike.
         timed("raw_dense", lambda: kb.chroma.collection.query(query_embeddings=[embedder.encode([q])[0]], n_results=10))
         timed("dense", lambda: search(kb, q, mode="dense", k=10))
         timed("bm25", lambda: search(kb, q, mode="bm25", k=10))
         timed("hybrid", lambda: search(kb, q, mode="hybrid", k=10))
         timed("dense_filtered", lambda: search(kb, q, mode="dense", filters=filters, k=10))
         timed("hybrid_filtered", lambda: search(kb, q, mode="hybrid", filters=filters, k=10))
-
     lat = {k: {"p50": statistics.median(v), "p95": _percentile(v, 0.95)} for k, v in timings.items()}
-    result = {
-        "n_items": n, "chunks": chunks, "queries": queries,
-        "ingest": {"seconds": ingest_s, "items_per_s": n / ingest_s, "bm25_build_seconds": bm25_s,
-                   "slice_seconds": slice_s, "raw_encode_items_per_s": raw_rate, "raw_encode_probes": probes,
-                   "ratio_to_raw_encode": (n / ingest_s) / raw_rate,
-                   "slice_ratios": slice_ratios, "slice_ratio_median": statistics.median(slice_ratios),
-                   "slice_ratio_min": min(slice_ratios), "slice_ratio_max": max(slice_ratios)},
-        "reingest": {"seconds": reingest_s, "ratio_to_full_ingest": reingest_s / ingest_s},
+    return {
         "query_ms": lat,
         "ratios": {"hybrid_p50_over_raw_dense_p50": lat["hybrid"]["p50"] / lat["raw_dense"]["p50"],
                    "hybrid_filtered_p50_over_raw_dense_p50": lat["hybrid_filtered"]["p50"] / lat["raw_dense"]["p50"],
                    "hybrid_p95_over_raw_dense_p95": lat["hybrid"]["p95"] / lat["raw_dense"]["p95"]},
-        "raw_encode_items_per_s_by_threads": thread_rates,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "provenance": stamp(embedder=kb.embedder_id, config=config.__dict__, sample=len(sample_texts),
-                            filters=FILTERS, seed=seed),
     }
+
+
+def run(n: int, *, queries: int, sample: int, seed: int = 0, parts: int = 10, progress: bool = True,
+        embedder=None, queries_only: bool = False) -> dict:
+    """The whole benchmark; `embedder` overrides the configured one (tests pass a fake).
+    `queries_only` re-measures latency on the index a previous run left, without re-ingesting."""
+    from .errors import KnowledgeError
+    from .index import KnowledgeBase
+    from .loaders import iter_documents
+    from .types import Document
+
+    files = _segments(n, seed, parts)
+    config = KnowledgeConfig.load()
+    kb = KnowledgeBase("catalog", config, root=cairn_home() / "bench" / f"index-n{n}", embedder=embedder)
+    result: dict = {"n_items": n, "queries": queries, "queries_only": queries_only}
+    if queries_only:
+        if kb.store.counts()["documents"] != n:
+            raise KnowledgeError(f"no complete benchmark index for N={n} under {kb.dir}; run without --queries-only first")
+    else:
+        kb.rebuild()
+        texts = [d.text for d in iter_documents(files, "catalog") if isinstance(d, Document)]
+        sample_texts = random.Random(seed).sample(texts, min(sample, len(texts)))
+        del texts
+        result.update(_measure_ingest(kb, files, n, sample_texts, progress))
+    result.update(_measure_queries(kb, queries))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["provenance"] = stamp(embedder=kb.embedder_id, config=config.__dict__, sample=sample,
+                                 filters=FILTERS, seed=seed, parts=parts)
     kb.close()
     return result
 
 
 def print_summary(r: dict) -> None:
-    i, q, ratio = r["ingest"], r["query_ms"], r["ratios"]
-    print(f"N={r['n_items']:,} items, {r['chunks']:,} chunks")
-    print(f"ingest: {i['items_per_s']:.1f} items/s vs raw encode {i['raw_encode_items_per_s']:.1f}/s "
-          f"-> ratio {i['ratio_to_raw_encode']:.3f}; per slice median {i['slice_ratio_median']:.3f} "
-          f"(min {i['slice_ratio_min']:.3f}, max {i['slice_ratio_max']:.3f}); BM25 build {i['bm25_build_seconds']:.0f}s")
-    print(f"re-ingest unchanged: {r['reingest']['seconds']:.1f}s = {100 * r['reingest']['ratio_to_full_ingest']:.2f}% of full ingest")
+    q, ratio = r["query_ms"], r["ratios"]
+    print(f"N={r['n_items']:,} items")
+    if "ingest" in r:
+        i = r["ingest"]
+        print(f"ingest: {r['chunks']:,} chunks, {i['items_per_s']:.1f} items/s vs raw encode "
+              f"{i['raw_encode_items_per_s']:.1f}/s -> ratio {i['ratio_to_raw_encode']:.3f}; per slice median "
+              f"{i['slice_ratio_median']:.3f} (min {i['slice_ratio_min']:.3f}, max {i['slice_ratio_max']:.3f}); "
+              f"BM25 build {i['bm25_build_seconds']:.0f}s")
+        print(f"re-ingest unchanged: {r['reingest']['seconds']:.1f}s = "
+              f"{100 * r['reingest']['ratio_to_full_ingest']:.2f}% of full ingest")
     for key, v in q.items():
         print(f"  {key:<20} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms")
     for key, v in ratio.items():
         print(f"  {key}: {v:.2f}x")
-    print(f"raw encode by threads: {', '.join(f'{t}: {v:.1f}/s' for t, v in r['raw_encode_items_per_s_by_threads'].items())}")
+    if "raw_encode_items_per_s_by_threads" in r:
+        rates = r["raw_encode_items_per_s_by_threads"]
+        print(f"raw encode by threads: {', '.join(f'{t}: {v:.1f}/s' for t, v in rates.items())}")
     print(f"peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
@@ -185,6 +209,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k.add_argument("--queries", type=int, default=200, help="timed queries per variant (default 200)")
     k.add_argument("--sample", type=int, default=1000, help="texts per raw-encode probe (default 1,000)")
     k.add_argument("--parts", type=int, default=10, help="ingest slices, each between two probes (default 10)")
+    k.add_argument("--queries-only", action="store_true",
+                   help="re-measure query latency on the index a previous run left (no ingest)")
     k.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/knowledge-<date>-n<N>.json)")
     k.set_defaults(func=cmd_bench_knowledge)
 
@@ -194,8 +220,9 @@ def cmd_bench_knowledge(args: argparse.Namespace) -> int:
 
     if min(args.n, args.queries, args.sample, args.parts) <= 0:
         raise KnowledgeError("--n, --queries, --sample and --parts must be positive")
-    result = run(args.n, queries=args.queries, sample=args.sample, parts=args.parts)
-    out = args.out or ROOT / "benchmarks" / "results" / f"knowledge-{dt.date.today().isoformat()}-n{args.n}.json"
+    result = run(args.n, queries=args.queries, sample=args.sample, parts=args.parts, queries_only=args.queries_only)
+    suffix = "-queries" if args.queries_only else ""
+    out = args.out or ROOT / "benchmarks" / "results" / f"knowledge-{dt.date.today().isoformat()}-n{args.n}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print_summary(result)

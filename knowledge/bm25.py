@@ -18,7 +18,6 @@ import numpy as np
 
 from .corpus import CorpusView
 from .docstore import DocStore
-from .filters import Filter
 
 _STAMP = "cairn_stamp.json"
 
@@ -77,15 +76,15 @@ class BM25Index:
         index.save(directory)
         return index
 
-    def search(self, query: str, k: int, view: CorpusView, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
-        """Best-first (chunk_id, BM25 score); only chunks with a positive score and passing filters."""
+    def search(self, query: str, k: int, view: CorpusView, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Best-first (chunk_id, BM25 score); only chunks with a positive score that `mask`
+        (from `view.mask(filters)`, None = all) allows."""
         assert view.version == self.version and len(view) == self.n_rows, "BM25 and corpus view out of step"
         if not self.n_rows:
             return []
         tokens = [[t for t in _tokenize([query], as_ids=False)[0] if t in self.retriever.vocab_dict]]
         if not tokens[0]:
             return []
-        mask = view.mask(filters)
         k = min(k, self.n_rows)
         docs, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=0)
         return [(view.chunk_ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -26,6 +26,7 @@ class MetadataColumns:
         schema = SCHEMAS[collection]
         self._scalars: dict[str, np.ndarray] = {}
         self._present: dict[str, np.ndarray] = {}
+        self._codes: dict[str, dict[str, int]] = {}  # string field -> value -> integer code
         self._lists: dict[str, dict[str, np.ndarray]] = {}
         for field, kind in schema.items():
             if kind == "list":
@@ -40,7 +41,11 @@ class MetadataColumns:
             if kind in ("int", "float", "date"):
                 values = np.array([_normalise_scalar(v, kind) if v is not None else 0 for v in raw], dtype=np.float64)
             else:
-                values = np.array([_normalise_scalar(v, kind) if v is not None else "" for v in raw], dtype=object)
+                # Strings become integer codes: comparing 200k Python strings per query costs
+                # ~20 ms, comparing int32 codes well under one.
+                codes = self._codes[field] = {}
+                values = np.fromiter((codes.setdefault(_normalise_scalar(v, kind), len(codes)) if v is not None
+                                      else -1 for v in raw), dtype=np.int32, count=self.n)
             self._scalars[field], self._present[field] = values, present
 
     def mask(self, filters: Sequence[Filter]) -> np.ndarray | None:
@@ -61,6 +66,10 @@ class MetadataColumns:
                     hit[rows] = True
             return hit if f.op == "eq" else ~hit
         values, present = self._scalars[f.field], self._present[f.field]
+        if f.field in self._codes:
+            wanted = [self._codes[f.field][v] for v in f.values if v in self._codes[f.field]]
+            hit = np.isin(values, np.array(wanted, dtype=np.int32)) & present
+            return hit if f.op == "eq" else ~hit
         if f.op in ("eq", "ne"):
             hit = np.isin(values, np.array(f.values, dtype=values.dtype)) & present
             return hit if f.op == "eq" else ~hit

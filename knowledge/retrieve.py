@@ -47,10 +47,11 @@ def search(kb: KnowledgeBase, query: str, *, mode: str = "hybrid", filters: Sequ
     rankings: dict[str, list[tuple[str, float]]] = {}
     view = kb.view() if filters or mode != "dense" else None
     start = time.perf_counter()
+    mask = view.mask(filters) if filters else None  # once per query, shared by both retrievers
 
     def lexical() -> list[tuple[str, float]]:
         t = time.perf_counter()
-        found = kb.bm25().search(query, cfg.bm25_k, view, filters)
+        found = kb.bm25().search(query, cfg.bm25_k, view, mask)
         timings["bm25"] = _ms(t)
         return found
 
@@ -62,7 +63,7 @@ def search(kb: KnowledgeBase, query: str, *, mode: str = "hybrid", filters: Sequ
         timings["embed"] = _ms(t)
         t = time.perf_counter()
         if filters:
-            rankings["dense"] = filtered_dense(view, chroma.query, vector, cfg.dense_k, filters,
+            rankings["dense"] = filtered_dense(view, chroma.query, vector, cfg.dense_k, mask,
                                                exact_rows=cfg.exact_rows)
         else:
             rankings["dense"] = chroma.query(vector, cfg.dense_k)

@@ -17,3 +17,20 @@ def test_bench_knowledge_tiny(monkeypatch):
     assert all(len(v) == 2 for v in result["query_ms"].values())
     assert result["provenance"]["git_commit"]
     bench.print_summary(result)
+
+
+def test_bench_queries_only_reuses_the_index():
+    bench.run(200, queries=2, sample=20, parts=2, progress=False, embedder=HashEmbedder())
+    again = bench.run(200, queries=3, sample=20, parts=2, progress=False, embedder=HashEmbedder(), queries_only=True)
+    assert "ingest" not in again and again["queries_only"]
+    assert all(len(v) == 2 for v in again["query_ms"].values())
+    bench.print_summary(again)
+
+
+def test_bench_queries_only_needs_an_index():
+    import pytest
+
+    from knowledge.errors import KnowledgeError
+
+    with pytest.raises(KnowledgeError, match="run without --queries-only first"):
+        bench.run(100, queries=1, sample=10, parts=1, progress=False, embedder=HashEmbedder(), queries_only=True)
