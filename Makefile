@@ -23,6 +23,8 @@ run: setup models demo  ## install, provision models, index the demo data, serve
 	$(BIN)/cairn serve
 
 test: test-setup models  ## install with test extras and run the whole test suite
+	# the tiny 135M model too: slow tests train, convert and judge with it for real
+	$(BIN)/cairn models pull smollm2-135m
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.installed: pyproject.toml constraints.txt

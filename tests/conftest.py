@@ -32,3 +32,14 @@ def cairn_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def real_models_home() -> Path | None:
     """The CAIRN_HOME that `make test` provisioned models into (repo .cairn), if any."""
     return MODELS_HOME if (MODELS_HOME / "models" / "registry.json").exists() else None
+
+
+@pytest.fixture(scope="session")
+def real_model(real_models_home):
+    """real_model("minilm") -> the provisioned model's folder, or skip saying how to get it."""
+    def folder(name: str) -> Path:
+        path = real_models_home / "models" / name if real_models_home else None
+        if path is None or not path.exists() or not any(path.iterdir()):
+            pytest.skip(f"{name} is not provisioned; run `cairn models pull {name}` (make test does)")
+        return path
+    return folder

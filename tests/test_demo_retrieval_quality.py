@@ -22,10 +22,8 @@ FLOORS = {"dense": 0.78, "bm25": 0.68, "hybrid": 0.72}
 
 
 @pytest.fixture(scope="module")
-def demo_kb(real_models_home, tmp_path_factory):
-    if real_models_home is None or not (real_models_home / "models" / "minilm").exists():
-        pytest.skip("MiniLM not provisioned; run `cairn models pull minilm` (make test does)")
-    embedder = SentenceTransformerEmbedder(model_id="minilm", path=real_models_home / "models" / "minilm")
+def demo_kb(real_model, tmp_path_factory):
+    embedder = SentenceTransformerEmbedder(model_id="minilm", path=real_model("minilm"))
     kb = KnowledgeBase("catalog", KnowledgeConfig(), embedder=embedder, root=tmp_path_factory.mktemp("demo"))
     report = ingest(kb, [ROOT / "knowledge/demo/data/catalog.jsonl"], progress=False)
     assert report.added == 1546 and not report.issues

@@ -161,12 +161,10 @@ def test_a_base_that_is_neither_gguf_nor_model_folder_is_refused(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_real_smollm2_converts_once(real_models_home: Path | None, cairn_home: Path):
-    if real_models_home is None:
-        pytest.skip("smollm2-135m is not provisioned (run `cairn models pull smollm2-135m`)")
+def test_real_smollm2_converts_once(real_model, cairn_home: Path):
     from transformers import AutoModelForCausalLM
 
-    gguf = next((real_models_home / "models" / "smollm2-135m").glob("*.gguf"))
+    gguf = next(real_model("smollm2-135m").glob("*.gguf"))
     started = time.perf_counter()
     base = convert_gguf(gguf, cairn_home / "models" / "smollm2-135m-hf", model_id="smollm2-135m", progress=False)
     seconds = time.perf_counter() - started

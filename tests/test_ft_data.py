@@ -248,12 +248,10 @@ def test_empty_or_missing_files_are_clear_errors(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_real_smollm2_tokenizer_trains_on_the_cited_answer_and_im_end(real_models_home):
-    if real_models_home is None:
-        pytest.skip("smollm2-135m is not provisioned (run `cairn models pull smollm2-135m`)")
+def test_real_smollm2_tokenizer_trains_on_the_cited_answer_and_im_end(real_model):
     from transformers import AutoTokenizer
 
-    folder = real_models_home / "models" / "smollm2-135m"
+    folder = real_model("smollm2-135m")
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=next(folder.glob("*.gguf")).name)
     example = cited_qa_examples(CHUNKS[:1], per_item=1, refusal_share=0.0)[0]
     enc = encode_sft(tok, example)

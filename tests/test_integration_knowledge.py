@@ -38,10 +38,8 @@ def write_items(path: Path) -> Path:
 
 
 @pytest.fixture
-def minilm(real_models_home):
-    if real_models_home is None or not (real_models_home / "models" / "minilm").exists():
-        pytest.skip("MiniLM not provisioned; run `cairn models pull minilm` (make test does)")
-    return SentenceTransformerEmbedder(model_id="minilm", path=real_models_home / "models" / "minilm")
+def minilm(real_model):
+    return SentenceTransformerEmbedder(model_id="minilm", path=real_model("minilm"))
 
 
 def test_real_minilm_and_chroma_semantic_retrieval(tmp_path, minilm):
