@@ -36,10 +36,14 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_golden(args: argparse.Namespace) -> int:
     from .golden import GOLDEN_FILE, GOLDEN_VERSION, write_golden
+    from .golden_notes import NOTES_GOLDEN_FILE, write_extraction_golden
 
     catalog = Path(args.catalog) if args.catalog else DATA_DIR / CATALOG_FILE
     path, cases = write_golden(Path(args.out) if args.out else GOLDEN_FILE, catalog_path=catalog)
     print(f"wrote {path}: {len(cases)} cases (golden set version {GOLDEN_VERSION})")
+    if not args.catalog and not args.out:  # the bundled data: keep the extraction set in step too
+        path, cases = write_extraction_golden(NOTES_GOLDEN_FILE, DATA_DIR / "notes_gold.jsonl")
+        print(f"wrote {path}: {len(cases)} extraction cases")
     return 0
 
 
