@@ -211,14 +211,12 @@ def test_a_refused_answer_cannot_carry_citations() -> None:
 # -- the real model (slow) -------------------------------------------------------------------------
 
 @pytest.fixture
-def qwen_05b(real_models_home: Path | None):
+def qwen_05b(real_model):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    found = sorted((real_models_home / "models" / "qwen2.5-coder-0.5b").glob("*.gguf")) if real_models_home else []
-    if not found:
-        pytest.skip("qwen2.5-coder-0.5b is not provisioned (run `cairn models pull qwen2.5-coder-0.5b`)")
+    gguf = next(real_model("qwen2.5-coder-0.5b").glob("*.gguf"))
     from assistant.llm import LLMConfig, load_llm
 
-    llm = load_llm(LLMConfig(model=str(found[0]), n_threads=1, n_ctx=2048))
+    llm = load_llm(LLMConfig(model=str(gguf), n_threads=1, n_ctx=2048))
     yield llm
     llm.close()
 

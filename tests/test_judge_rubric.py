@@ -214,12 +214,11 @@ def test_fake_reply_finish_reason_length_is_reported() -> None:
 # -- the real llama.cpp backend (slow) ----------------------------------------------------------------
 
 @pytest.mark.slow
-def test_llamacpp_enforces_the_judge_schemas(real_models_home, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_llamacpp_enforces_the_judge_schemas(real_model, real_models_home, monkeypatch: pytest.MonkeyPatch) -> None:
     """The schemas convert to llama.cpp grammars (integer enums, a length-capped rationale) and a
     real model's verdicts come back valid. Quality is not asserted: a 135M model is no judge."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    if real_models_home is None or not list((real_models_home / "models" / "smollm2-135m").glob("*.gguf")):
-        pytest.skip("smollm2-135m is not provisioned; run `CAIRN_HOME=.cairn cairn models pull smollm2-135m`")
+    real_model("smollm2-135m")
     monkeypatch.setenv("CAIRN_HOME", str(real_models_home))
     from assistant.llm import LLMConfig, load_llm
     from evals.judge import judge_pairwise

@@ -63,13 +63,11 @@ def test_find_gguf(tmp_path: Path) -> None:
 # -- the real 135M model (slow) ---------------------------------------------------------------------
 
 @pytest.fixture
-def smollm_path(real_models_home: Path | None, monkeypatch: pytest.MonkeyPatch) -> Path:
+def smollm_path(real_model, real_models_home: Path | None, monkeypatch: pytest.MonkeyPatch) -> Path:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python)")
-    found = sorted((real_models_home / "models" / "smollm2-135m").glob("*.gguf")) if real_models_home else []
-    if not found:
-        pytest.skip("smollm2-135m is not provisioned; run `CAIRN_HOME=.cairn cairn models pull smollm2-135m`")
+    gguf = next(real_model("smollm2-135m").glob("*.gguf"))
     monkeypatch.setenv("CAIRN_HOME", str(real_models_home))  # so load_llm resolves the catalogue name
-    return found[0]
+    return gguf
 
 
 @pytest.fixture

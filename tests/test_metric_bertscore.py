@@ -139,12 +139,10 @@ PAIRS = [
 
 
 @pytest.mark.slow
-def test_parity_with_bert_score_on_minilm(real_models_home):
+def test_parity_with_bert_score_on_minilm(real_model):
     """Needs the MiniLM folder `cairn models pull minilm` provisions (make test does)."""
     bert_score = pytest.importorskip("bert_score")
-    folder = real_models_home / "models" / "minilm" if real_models_home else None
-    if folder is None or not (folder / "config.json").is_file():
-        pytest.skip("MiniLM is not provisioned (run `cairn models pull minilm`); parity needs the real model")
+    folder = real_model("minilm")
     preds, refs = [p for p, _ in PAIRS], [r for _, r in PAIRS]
     # Empty strings are left out: bert-score 0.3.13 crashes on them with transformers 5
     # (it calls the removed `build_inputs_with_special_tokens`); our empty case is tested above.
