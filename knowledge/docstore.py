@@ -84,24 +84,20 @@ class DocStore:
         """doc_id -> (content_hash, source) for every indexed document (one query, for diffing)."""
         return {d: (h, s) for d, h, s in self.db.execute("SELECT doc_id, content_hash, source FROM documents")}
 
+    def _select_in(self, sql: str, keys: Sequence[str]) -> Iterator[tuple]:
+        """Rows of `sql` (ending in `IN ({})`) for all keys, 500 bound values per statement
+        (SQLite caps the number of parameters)."""
+        for start in range(0, len(keys), 500):
+            part = list(keys[start:start + 500])
+            yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
+
     def chunk_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
-        out: list[str] = []
-        for start in range(0, len(doc_ids), 500):
-            part = doc_ids[start:start + 500]
-            marks = ",".join("?" * len(part))
-            out += [r[0] for r in self.db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", part)]
-        return out
+        return [r[0] for r in self._select_in("SELECT chunk_id FROM chunks WHERE doc_id IN ({})", doc_ids)]
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
-        out: dict[str, Chunk] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = list(chunk_ids[start:start + 500])
-            marks = ",".join("?" * len(part))
-            for row in self.db.execute(
-                    f"SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks "
-                    f"WHERE chunk_id IN ({marks})", part):
-                out[row[0]] = _row_to_chunk(row)
-        return out
+        rows = self._select_in("SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks "
+                               "WHERE chunk_id IN ({})", chunk_ids)
+        return {row[0]: _row_to_chunk(row) for row in rows}
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """All chunks in corpus order (chunk_id order: the row order of BM25 and CorpusView)."""
