@@ -33,7 +33,7 @@ class KnowledgeBase:
             self.__dict__["embedder"] = embedder  # pre-seed the cached_property (tests, benchmarks)
         self._bm25: BM25Index | None = None
         self._view: CorpusView | None = None
-        self._chroma_generation = self.store.generation
+        self._chroma_version = self.store.version
         if self.store.pending_ids():
             self.recover()
 
@@ -72,9 +72,10 @@ class KnowledgeBase:
     def refresh(self) -> None:
         """Reopen Chroma if another process committed changes: a PersistentClient does not see
         vectors written by another process until it reopens (DESIGN.md §6)."""
-        if self.store.generation != self._chroma_generation and "chroma" in self.__dict__:
+        version = self.store.version
+        if version != self._chroma_version and "chroma" in self.__dict__:
             del self.__dict__["chroma"]
-        self._chroma_generation = self.store.generation
+        self._chroma_version = version
 
     # --- consistency -----------------------------------------------------------------------
     def bind_embedder(self) -> None:
