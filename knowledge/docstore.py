@@ -105,11 +105,14 @@ class DocStore:
             "SELECT chunk_id, doc_id, text, span_start, span_end, metadata FROM chunks ORDER BY chunk_id"))
 
     def corpus_metadata(self) -> tuple[list[str], list[dict[str, Any]]]:
-        """(chunk ids, chunk metadata) in corpus order, without the texts."""
+        """(chunk ids, chunk metadata) in corpus order, without the texts. Each metadata dict
+        also carries the chunk's `doc_id`, so a filter can restrict a search to given documents
+        (a follow-up question about the previous answer's sources)."""
         ids, metas = [], []
-        for chunk_id, metadata in self.db.execute("SELECT chunk_id, metadata FROM chunks ORDER BY chunk_id"):
+        for chunk_id, doc_id, metadata in self.db.execute(
+                "SELECT chunk_id, doc_id, metadata FROM chunks ORDER BY chunk_id"):
             ids.append(chunk_id)
-            metas.append(json.loads(metadata))
+            metas.append({**json.loads(metadata), "doc_id": doc_id})
         return ids, metas
 
     def corpus_vectors(self, dim: int) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""What every agent tool shares: the context it runs in (role, indexes, model, retrieval
+settings), the result it returns, and the one function that wraps a tool module as a
+LangChain `StructuredTool`.
+
+Every tool is one module with the same shape (DESIGN.md §5, like ragas' metric folders):
+
+    NAME         the tool's name, as the router and a LangChain agent call it
+    DESCRIPTION  one paragraph a model (or a person) reads to choose it
+    COLLECTION   the collection it reads: the role check happens here, before any index opens
+    Args         a pydantic model: the structured arguments
+    run(ctx, args) -> ToolResult
+
+`as_langchain_tool` returns content (a short text listing of what was found) plus the
+ToolResult as the artifact, so a LangChain agent sees text and cairn's answer step gets hits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel
+
+from assistant.llm.base import ChatLLM
+from assistant.roles import require
+from knowledge.errors import KnowledgeError
+from knowledge.filters import Filter, filters_from_dict
+from knowledge.index import KnowledgeBase
+from knowledge.retrieve import search
+from knowledge.types import Hit
+
+
+@dataclass
+class ToolContext:
+    """Fields:
+        role: the caller's role (assistant/roles.py); checked by every tool.
+        open_kb: collection name -> its KnowledgeBase (the agent caches them).
+        llm: the answer model (transforms and extraction use it; None: rules only).
+        mode: retrieval mode, "hybrid" | "dense" | "bm25".
+        transforms: query transforms config (assistant/transforms.py), None: off.
+        today: the date relative phrases resolve against.
+    """
+
+    role: str
+    open_kb: Callable[[str], KnowledgeBase]
+    llm: ChatLLM | None = None
+    mode: str = "hybrid"
+    transforms: Any = None
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def kb(self, collection: str) -> KnowledgeBase:
+        require(self.role, collection)  # before the index is even opened
+        kb = self.open_kb(collection)
+        if not kb.store.counts().get("documents"):
+            raise KnowledgeError(f"the {collection} collection is empty; ingest it first: `cairn ingest FILES "
+                                 f"--collection {collection}` (or `cairn demo build` for the demo data)")
+        return kb
+
+
+@dataclass
+class ToolResult:
+    """hits: the passages the answer may cite, best first. data: a tool's structured payload
+    (a document, an extraction). note: a plain-language remark for the user (e.g. "no item
+    titled X"). trace / timings: what ran, for the answer's trace."""
+
+    hits: list[Hit]
+    data: dict[str, Any] | None = None
+    note: str = ""
+    trace: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The text a LangChain agent sees: one numbered line per hit."""
+        lines = [self.note] if self.note else []
+        for n, hit in enumerate(self.hits, 1):
+            meta = hit.chunk.metadata
+            label = meta.get("title") or hit.doc_id
+            facts = ", ".join(str(meta[key]) for key in ("type", "year", "patient_id", "date", "section") if meta.get(key))
+            lines.append(f"[{n}] {label} ({facts}) {hit.chunk.text[:160]!r}" if facts else f"[{n}] {label} {hit.chunk.text[:160]!r}")
+        return "\n".join(lines) or "nothing found"
+
+
+def retrieve(ctx: ToolContext, collection: str, query: str, filters: dict[str, Any], k: int, *,
+             per_doc: bool) -> ToolResult:
+    """Hybrid retrieval with the caller's filters, through the query transforms when they are
+    configured (they gate themselves on weak first-pass evidence)."""
+    kb = ctx.kb(collection)
+    parsed: list[Filter] = filters_from_dict(filters, collection) if filters else []
+    started = time.perf_counter()
+    if ctx.transforms is not None and ctx.llm is not None and per_doc:
+        from assistant.transforms import retrieve as transformed  # the optional second pass
+
+        result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode)
+        return ToolResult(list(result.hits), trace={"query": query, "filters": filters, **result.trace},
+                          timings={"retrieve_s": time.perf_counter() - started,
+                                   **{f"{name}_s": value for name, value in result.timings.items()}})
+    found = search(kb, query, mode=ctx.mode, filters=parsed, k=k, per_doc=per_doc)
+    return ToolResult(found.hits, trace={"query": query, "filters": filters, "mode": ctx.mode},
+                      timings={"retrieve_s": time.perf_counter() - started})
+
+
+def as_langchain_tool(module: ModuleType, ctx: ToolContext) -> StructuredTool:
+    """Wrap a tool module (see the module docstring) as a LangChain StructuredTool bound to ctx."""
+    args_model: type[BaseModel] = module.Args
+
+    def call(**kwargs: Any) -> tuple[str, ToolResult]:
+        result = module.run(ctx, args_model(**kwargs))
+        return result.summary(), result
+
+    return StructuredTool.from_function(func=call, name=module.NAME, description=module.DESCRIPTION,
+                                        args_schema=args_model, response_format="content_and_artifact")
