@@ -41,9 +41,16 @@ def run_golden(args: argparse.Namespace) -> int:
     catalog = Path(args.catalog) if args.catalog else DATA_DIR / CATALOG_FILE
     path, cases = write_golden(Path(args.out) if args.out else GOLDEN_FILE, catalog_path=catalog)
     print(f"wrote {path}: {len(cases)} cases (golden set version {GOLDEN_VERSION})")
-    if not args.catalog and not args.out:  # the bundled data: keep the extraction set in step too
+    if not args.catalog and not args.out:  # the bundled data: keep the extraction and QA sets in step too
+        from .golden_qa import CATALOG_QA_FILE, QA_VERSION, write_catalog_qa
+        from .golden_qa_notes import NOTES_QA_FILE, write_notes_qa
+
         path, cases = write_extraction_golden(NOTES_GOLDEN_FILE, DATA_DIR / "notes_gold.jsonl")
         print(f"wrote {path}: {len(cases)} extraction cases")
+        path, cases = write_catalog_qa(CATALOG_QA_FILE, catalog)
+        print(f"wrote {path}: {len(cases)} catalog QA cases (version {QA_VERSION})")
+        path, cases = write_notes_qa(NOTES_QA_FILE, DATA_DIR / "notes.jsonl", DATA_DIR / "notes_gold.jsonl")
+        print(f"wrote {path}: {len(cases)} notes QA cases (version {QA_VERSION})")
     return 0
 
 
@@ -79,9 +86,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     build.set_defaults(func=run_build)
 
     golden = sub.add_parser(
-        "golden", help="regenerate the golden catalog retrieval set from the catalog",
+        "golden", help="regenerate the golden sets from the demo data",
         description="Derive evals/golden/catalog_retrieval.jsonl from catalog.jsonl: relevance comes from each "
-                    "item's topics and metadata, so rebuild this after `demo build`.")
+                    "item's topics and metadata, so rebuild this after `demo build`. Without --catalog and --out "
+                    "it also rebuilds notes_extraction.jsonl, catalog_qa.jsonl and notes_qa.jsonl from the "
+                    "bundled data.")
     golden.add_argument("--catalog", metavar="FILE",
                         help="catalog to judge against (default: the bundled knowledge/demo/data/catalog.jsonl)")
     golden.add_argument("--out", metavar="FILE",
