@@ -40,7 +40,8 @@ QUERIES = [
 FILTERS = ["type=documentary", "year>=2015"]
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile by nearest rank (no interpolation: with 20 samples p95 is the 19th value)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
@@ -141,7 +142,7 @@ def _measure_queries(kb, queries: int) -> dict:
         timed("hybrid", lambda: search(kb, q, mode="hybrid", k=10))
         timed("dense_filtered", lambda: search(kb, q, mode="dense", filters=filters, k=10))
         timed("hybrid_filtered", lambda: search(kb, q, mode="hybrid", filters=filters, k=10))
-    lat = {k: {"p50": statistics.median(v), "p95": _percentile(v, 0.95)} for k, v in timings.items()}
+    lat = {k: {"p50": statistics.median(v), "p95": percentile(v, 0.95)} for k, v in timings.items()}
     return {
         "query_ms": lat,
         "ratios": {"hybrid_p50_over_raw_dense_p50": lat["hybrid"]["p50"] / lat["raw_dense"]["p50"],
@@ -201,9 +202,17 @@ def print_summary(r: dict) -> None:
     print(f"peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
+def bench_suites(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The `cairn bench SUITE` group, created by the first package that registers a suite."""
+    if "bench" not in subparsers.choices:
+        p = subparsers.add_parser("bench", help="benchmarks (ratios against in-run baselines)")
+        p.add_subparsers(dest="bench", metavar="SUITE", required=True)
+    parser = subparsers.choices["bench"]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="benchmarks (ratios against in-run baselines)")
-    sub = p.add_subparsers(dest="bench", metavar="SUITE", required=True)
+    sub = bench_suites(subparsers)
     k = sub.add_parser("knowledge", help="ingest throughput, query latency, re-ingest, RSS at catalog scale")
     k.add_argument("--n", type=int, default=200_000, help="generated catalog items (default 200,000)")
     k.add_argument("--queries", type=int, default=200, help="timed queries per variant (default 200)")

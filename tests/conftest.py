@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The tiny catalog + notes world of the agent tests (its `kbs` fixture).
+pytest_plugins = ["agent_world"]
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
