@@ -324,7 +324,10 @@ def _notes_fields(r: _Reading) -> None:
     known = vocab.patient_ids if vocab else frozenset()
     for m in lex.PATIENT_ID.finditer(r.text):
         token = m["id"] or m["bare"]
-        value = token if not known or token in known else _patient_by_number(token, known)
+        # An explicit id ("pt_0999") stays even when unknown: dropping it would search every
+        # patient's notes and answer about someone else; kept, it finds nothing and is refused.
+        value = token if not known or token in known or _same_scheme(token, known) else \
+            _patient_by_number(token, known)
         if value and r.free(*m.span()):
             r.add(*m.span(), f"patient_id={value}", "patient_id", "eq", value)
     if vocab is not None and vocab.author_pattern is not None:
@@ -333,6 +336,13 @@ def _notes_fields(r: _Reading) -> None:
             cue = lex.AUTHOR_CUE.search(r.text[:m.start()])
             if cue and r.free(*m.span()):
                 r.add(cue.start(), m.end(), f"author={'|'.join(cores[m.group(0)])}", "author", "eq", cores[m.group(0)])
+
+
+def _same_scheme(token: str, known: frozenset[str]) -> bool:
+    """"pt_0999" looks like the known ids ("pt_0001", ...): the same letters before its digits."""
+    letters = re.match(r"([a-z]+)[_-]?\d", token, I)
+    schemes = {m.group(1).lower() for p in known if (m := re.match(r"([a-z]+)[_-]?\d", p, I))}
+    return bool(letters) and letters.group(1).lower() in schemes
 
 
 def _patient_by_number(token: str, known: frozenset[str]) -> str | None:
@@ -347,7 +357,7 @@ def _patient_by_number(token: str, known: frozenset[str]) -> str | None:
 
 def _merge(found: list[_Found]) -> dict[str, Any]:
     """Found phrases → the filter dict. Equality values accumulate as "any of"; bounds on the
-    same field intersect (the tighter one wins), and year lo == hi collapses to one year."""
+    same field intersect (the tighter one wins), and lo == hi collapses to one value."""
     equal: dict[str, list[Any]] = {}
     bounds: dict[str, dict[str, Any]] = {}
     for f in found:
@@ -364,7 +374,8 @@ def _merge(found: list[_Found]) -> dict[str, Any]:
             ops[op] = tighter(ops[op], value) if op in ops else value
     out: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in equal.items()}
     for fld, ops in bounds.items():
-        out[fld] = ops["gte"] if fld == "year" and ops.keys() == {"gte", "lte"} and ops["gte"] == ops["lte"] else ops
+        # One day or one year is an equality: "of 2024-05-03" is date=2024-05-03, not a range.
+        out[fld] = ops["gte"] if ops.keys() == {"gte", "lte"} and ops["gte"] == ops["lte"] else ops
     return out
 
 

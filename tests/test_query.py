@@ -290,6 +290,11 @@ def test_notes_filters():
                                                                          "author": "Ruth Ashworth, PA-C"}
     assert filters("what medications with doses were started?", vocabulary=notes) == {}
     assert filters("notes from last week", vocabulary=notes)["date"] == {"gte": "2026-11-09", "lte": "2026-11-15"}
+    # An unknown id of the patients' scheme is kept, so the search finds nothing rather than
+    # another patient's notes; an id of another scheme (a note id) is not a patient.
+    assert filters("what medications is pt_0999 taking?", vocabulary=notes) == {"patient_id": "pt_0999"}
+    assert "patient_id" not in filters("extract the fields of note_0042", vocabulary=notes)
+    assert filters("the discharge summary of 2026-01-02", vocabulary=notes)["date"] == "2026-01-02"
 
 
 # --- the plan as a whole ---------------------------------------------------------------------

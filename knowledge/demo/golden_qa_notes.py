@@ -260,6 +260,8 @@ def build_case(number: int, spec: NoteQASpec, data: _Notes) -> BuiltCase:
                 raise GoldenQASpecError(f"started case on {spec.note}: the patient has other notes")
         else:
             filters["date"] = note["date"]
+            if f"{note['note_type']} of {note['date']}" in question:  # the question names the note type too
+                filters["note_type"] = note["note_type"]
     absent_tag = "absent-fact" if spec.guard else "no-such-visit" if spec.date else "no-such-patient"
     kind_tag = {"absent": absent_tag, "injection": None}.get(spec.kind, spec.kind)
     tags = ([kind_tag] if kind_tag else []) + tags + list(spec.tags) + ([] if answerable else ["unanswerable"])
