@@ -353,6 +353,16 @@ def _patient_by_number(token: str, known: frozenset[str]) -> str | None:
     return same[0] if len(same) == 1 else None
 
 
+def _names_one_item(r: _Reading) -> bool:
+    """"Who hosts the podcast Serial?": a title (known or quoted) right after "the <type>" is a
+    lookup of that one item anywhere in the question, not only at its head (rule 3)."""
+    for start, _ in r.protected:
+        m = re.search(r"\bthe\s+(?:[\w-]+\s+){0,2}?([\w-]+)\s*['\"‘“]?$", r.text[:start], I)
+        if m and lex.TYPE_RE.fullmatch(m.group(1)):
+            return True
+    return False
+
+
 # --- assembly -------------------------------------------------------------------------------
 
 def _merge(found: list[_Found]) -> dict[str, Any]:
@@ -438,7 +448,7 @@ def understand(question: str, *, today: dt.date, collection_hint: str | None = N
     _times(r, today, route)
     head = r.text[r.body:r.head_end]
     plural = any(lex.match_type(m["w"])[1] for m in lex.TYPE_RE.finditer(head)) or lex.PLURAL_GENRES.search(head)
-    if route == "catalog" and re.match(r"\s*the\s", head + " ", I) and not plural:
+    if route == "catalog" and ((re.match(r"\s*the\s", head + " ", I) and not plural) or _names_one_item(r)):
         spans = (Span(question[r.body:], (r.body, len(question)), "ignored: a lookup of one item, no filters"),)
         return QueryPlan(route, {}, question[r.body:].strip(" ?!.,"), spans, question, lookup=True)
     r.found.sort(key=lambda f: (f.start, f.end))
