@@ -352,3 +352,13 @@ def test_golden_filter_accuracy_floor():
     assert acc.routed == acc.cases  # every golden question is a catalog question
     assert acc.exact_rate >= 0.95, [d.case_id for d in acc.disagreements]
     assert acc.overall.precision >= 0.98 and acc.overall.recall >= 0.98
+
+
+def test_the_type_and_title_anywhere_is_a_lookup():
+    for question in ("Who hosts the podcast Serial?", "Who directed the drama film Tokyo Story?",
+                     "How long is the film 'Last Stop'?"):
+        p = plan(question)
+        assert p.lookup and p.filters == {}, question
+    # A plural or a type without a title is still a filtered search.
+    assert filters("Which podcasts are like Serial?") == {"type": "podcast"}
+    assert not plan("Who hosts the podcasts about crime?").lookup
