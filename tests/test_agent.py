@@ -213,3 +213,30 @@ def test_cli_ask_json(kbs, monkeypatch, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["citations"][0]["doc_id"] == "d1" and "ocean" in out["citations"][0]["quote"]
     assert out["trace"]["tool"]["name"] == "search_catalog"
+
+
+# -- the real model (slow) ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_real_model_answers_through_the_agent(kbs, real_model) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from assistant.llm import LLMConfig, load_llm
+
+    gguf = next(real_model("qwen2.5-coder-0.5b").glob("*.gguf"))
+    llm = load_llm(LLMConfig(model=str(gguf), n_threads=1, n_ctx=2048))
+    try:
+        agent = Agent(llm, AgentConfig(role="clinician", today=TODAY, max_tokens=80), open_kb=lambda c: kbs[c])
+        conversation = Conversation()
+        answer = agent.ask("Which documentary about the ocean is from 2023?", conversation=conversation)
+        assert answer.trace["tool"]["name"] == "search_catalog"
+        assert [c.doc_id for c in answer.chunks] == ["d1"]  # the filters leave one source
+        assert not answer.refused, answer.trace
+        assert {c.doc_id for c in answer.citations} == {"d1"}
+        for citation in answer.citations:
+            text = kbs["catalog"].store.get_document(citation.doc_id).text
+            assert text[citation.span[0]:citation.span[1]].strip()
+        # The same question twice gives the same answer (greedy decoding).
+        again = agent.ask("Which documentary about the ocean is from 2023?")
+        assert again.text == answer.text
+    finally:
+        llm.close()
