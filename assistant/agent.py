@@ -41,7 +41,9 @@ from assistant.memory import Conversation, Resolution, Turn
 from assistant.query import QueryPlan, Vocabulary, understand
 from assistant.roles import ACCESS_DENIED_TEXT, ROLES, Role, may_read
 from assistant.tools import TOOL_MODULES
+from assistant.transforms import TransformConfig
 from assistant.tools.base import ToolContext, ToolResult, as_langchain_tool
+from assistant.tools.get_item import collection_of as get_item_collection
 from assistant.verify import VerifierConfig
 from knowledge.config import RETRIEVAL_MODES
 from knowledge.errors import CairnError
@@ -68,7 +70,9 @@ class AgentConfig:
         max_tokens: cap on the answer (short answers: the CPU decodes ~15-20 tokens/s).
         history_turns: earlier exchanges sent to the answer model.
         today: the date relative phrases ("last year") resolve against; None: the real today.
-        transforms: multi-query / HyDE config (assistant/transforms.py); None: off.
+        transforms: multi-query / HyDE config (assistant/transforms.py); None: off. The default
+            is HyDE behind the weak-evidence gate, multi-query off: the golden-set ablation
+            (TransformConfig's docstring) found HyDE helps a little and multi-query does not.
         verifier: the verifier's settings; None: its defaults.
     """
 
@@ -82,7 +86,7 @@ class AgentConfig:
     max_tokens: int | None = 256
     history_turns: int = 3
     today: dt.date | None = None
-    transforms: Any = None
+    transforms: TransformConfig | None = field(default_factory=TransformConfig)
     verifier: VerifierConfig | None = None
 
     def __post_init__(self) -> None:
@@ -183,6 +187,8 @@ class Agent:
         return self._vocabulary
 
     def _known_id(self, token: str) -> str | None:
+        if get_item_collection(token) == "notes" and not may_read(self.config.role, "notes"):
+            return "notes"  # looks like a note id: denied below, without looking it up (no existence leak)
         for collection in ("catalog", "notes"):
             if may_read(self.config.role, collection) and self.kb(collection).store.get_document(token) is not None:
                 return collection
@@ -198,6 +204,10 @@ class Agent:
             return Step(plan, resolution, None, denied=True)
         call = route_tool(plan, resolution, k_catalog=self.config.k_catalog, k_notes=self.config.k_notes,
                           known_ids=self._known_id)
+        if call is not None and _collection_of(call) != plan.route:
+            plan = replace(plan, route=_collection_of(call))  # "extract the fields of note_0042": a notes question
+        if plan.route == "notes" and not may_read(self.config.role, "notes"):
+            return Step(plan, resolution, None, denied=True)
         return Step(plan, resolution, call)
 
     def ask(self, question: str, *, conversation: Conversation | None = None,
@@ -263,6 +273,14 @@ class Agent:
         for kb in self._kbs.values():
             kb.close()
         self._kbs.clear()
+
+
+def _collection_of(call: ToolCall) -> str:
+    if call.name in ("search_notes", "extract_note"):
+        return "notes"
+    if call.name == "get_item":
+        return call.args.get("collection") or get_item_collection(call.args["doc_id"])
+    return "catalog"
 
 
 def _plan_trace(plan: QueryPlan) -> Mapping[str, Any]:

@@ -13,6 +13,7 @@ from assistant.llm.cli_args import add_llm_arguments, llm_config_from_args
 from assistant.memory import Conversation
 from assistant.render import answer_json, sources_text, trace_text
 from assistant.roles import ROLES
+from assistant.transforms import TransformConfig
 from knowledge.errors import CairnError
 
 EXAMPLES = """examples:
@@ -55,9 +56,18 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip the citation verifier (faster, unchecked)")
     p.add_argument("-k", type=int, help="sources given to the model (default: 5 catalog items / 6 note sections)")
     p.add_argument("--max-tokens", type=int, default=256, help="cap on the answer's length (default: %(default)s)")
+    p.add_argument("--transforms", choices=("hyde", "multi-query", "both", "off"), default="hyde",
+                   help="query transforms when first-pass evidence is weak (default: %(default)s, the one the "
+                        "golden-set ablation kept)")
     p.add_argument("--today", type=dt.date.fromisoformat,
                    help="the date 'last year' is relative to, YYYY-MM-DD (default: today)")
     add_llm_arguments(p)
+
+
+def transform_config(choice: str) -> TransformConfig | None:
+    if choice == "off":
+        return None
+    return TransformConfig(hyde=choice in ("hyde", "both"), multi_query=choice in ("multi-query", "both"))
 
 
 def build_agent(args: argparse.Namespace) -> Agent:
@@ -65,7 +75,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
 
     ks = {"k_catalog": args.k, "k_notes": args.k} if args.k else {}
     config = AgentConfig(role=args.role, collection=args.collection, verify=not args.no_verify, policy=args.policy,
-                         max_tokens=args.max_tokens, today=args.today, **ks)
+                         max_tokens=args.max_tokens, today=args.today, transforms=transform_config(args.transforms),
+                         **ks)
     return Agent(load_llm(llm_config_from_args(args)), config)
 
 

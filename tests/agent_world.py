@@ -76,6 +76,7 @@ def supported(p: float = 0.95) -> dict[str, float]:
 def make_agent(kbs, llm=None, **config) -> tuple[Agent, Opener]:
     opener = Opener(kbs)
     config.setdefault("verifier", RAW)
+    config.setdefault("transforms", None)  # scripted replies are for the answer, not for HyDE
     agent = Agent(llm or FakeLLM(default="Deep Blue is about the ocean [1].", logprob_tables=[supported()] * 20),
                   AgentConfig(today=TODAY, **config), open_kb=opener)
     return agent, opener

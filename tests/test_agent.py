@@ -240,3 +240,32 @@ def test_real_model_answers_through_the_agent(kbs, real_model) -> None:
         assert again.text == answer.text
     finally:
         llm.close()
+
+
+def test_extract_note_answers_with_evidence_cited_by_section(kbs) -> None:
+    # The scripted model never returns valid JSON: extraction falls back to the rules, and says so.
+    agent, _ = make_agent(kbs, llm=FakeLLM(default="not json"), role="clinician")
+    answer = agent.ask("extract the symptoms, medications and follow-up from note_0001")
+    assert answer.trace["tool"]["name"] == "extract_note" and answer.trace["tool"]["trace"]["fell_back"]
+    assert not answer.refused and "Medications: azithromycin 500 mg PO daily" in answer.text
+    note = kbs["notes"].store.get_document("note_0001").text
+    quoted = [note[c.span[0]:c.span[1]] for c in answer.citations]
+    assert any("azithromycin 500 mg PO daily" in q for q in quoted)
+    assert "Negated findings: chest pain" in answer.text and "Symptoms: cough" in answer.text
+    user, _ = make_agent(kbs, llm=FakeLLM(), role="user")
+    denied = user.ask("extract the symptoms from note_0001")
+    assert denied.refused and denied.chunks == []
+
+
+def test_query_transforms_run_inside_the_search_tool(kbs) -> None:
+    from assistant.transforms import TransformConfig
+
+    llm = FakeLLM(["1. whales crossing the sea\n2. ocean giants", "Deep Blue is about the ocean [1]."],
+                  logprob_tables=[supported()] * 5)
+    agent, _ = make_agent(kbs, llm=llm, role="user",
+                          transforms=TransformConfig(multi_query=True, hyde=False, gate="always", n_queries=2))
+    answer = agent.ask("documentaries about the ocean from 2023")
+    transforms = answer.trace["tool"]["trace"]["transforms"]
+    assert transforms["fired"] and transforms["queries"] == ["whales crossing the sea", "ocean giants"]
+    assert {c.doc_id for c in answer.chunks} == {"d1"}  # the rewrites kept the filters
+    assert answer.timings["transforms_s"] >= 0 and answer.timings["retrieve_s"] >= 0

@@ -259,6 +259,14 @@ class LlamaCppLLM(ChatLLM):
         yield Delta("", completion=completion)
 
     def _call(self, llama: Any, request: GenerationRequest, *, stream: bool) -> Any:
+        # Evaluate every prompt from an empty KV cache. Reusing the previous prompt's common
+        # prefix changes the float rounding of the logits, and with a small model that flips
+        # greedy tokens: the same note extracted twice gave different diagnoses. Reset, the
+        # same request gives the same reply whatever ran before (evals do not depend on case
+        # order). The cost is small here: the verifier's scoring calls already overwrite the
+        # cache between two answers. An opt-in RAM prompt cache (prompt_cache) trades this back.
+        if self._prompt_cache_mb is None:
+            llama.reset()
         try:
             return llama.create_chat_completion(**self._arguments(request, stream=stream))
         except ValueError as exc:

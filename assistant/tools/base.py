@@ -95,9 +95,11 @@ def retrieve(ctx: ToolContext, collection: str, query: str, filters: dict[str, A
         from assistant.transforms import retrieve as transformed  # the optional second pass
 
         result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode)
-        return ToolResult(list(result.hits), trace={"query": query, "filters": filters, **result.trace},
-                          timings={"retrieve_s": time.perf_counter() - started,
-                                   **{f"{name}_s": value for name, value in result.timings.items()}})
+        ms = result.timings  # milliseconds per stage
+        transforms_s = (ms.get("transform_generate", 0.0) + ms.get("transform_retrieve", 0.0)) / 1000.0
+        return ToolResult(list(result.hits), trace={"query": query, "filters": filters, "transforms": result.trace},
+                          timings={"retrieve_s": time.perf_counter() - started - transforms_s,
+                                   "transforms_s": transforms_s})
     found = search(kb, query, mode=ctx.mode, filters=parsed, k=k, per_doc=per_doc)
     return ToolResult(found.hits, trace={"query": query, "filters": filters, "mode": ctx.mode},
                       timings={"retrieve_s": time.perf_counter() - started})
