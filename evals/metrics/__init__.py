@@ -21,3 +21,15 @@ GENERATION_METRICS = {"rouge": rouge, "bleu": bleu}
 __all__ = ["Relevance", "as_relevance", "precision_at_k", "recall_at_k", "mrr", "ndcg_at_k", "RETRIEVAL_METRICS",
            "rouge", "bleu", "corpus_bleu", "tokenize_13a", "GENERATION_METRICS", "extraction_scores",
            "corpus_extraction_scores", "extraction_counts", "is_refusal", "refusal_accuracy"]
+
+# Answer-level metrics: metric(sample: AnswerSample, *, judge=None, embedder=None) -> dict[str, float]
+# (evals/sample.py): scores in [0, 1], inapplicable ones left out, `<name>_abstained` for a silent judge.
+from .faithfulness import faithfulness
+from .citation import citation
+from .answer_relevancy import answer_relevancy
+from .context import context
+from .correctness import correctness
+
+ANSWER_METRICS = {"faithfulness": faithfulness, "citation": citation, "answer_relevancy": answer_relevancy,
+                  "context": context, "correctness": correctness}
+__all__ += ["faithfulness", "citation", "answer_relevancy", "context", "correctness", "ANSWER_METRICS"]
