@@ -57,7 +57,8 @@ class EvalConfig:
         verify / policy: run the citation verifier; "remove" or "flag" unsupported sentences.
         max_tokens: cap on each answer (None: the model's default).
         today: the date relative phrases resolve against (golden sets assume 2026-11-22).
-        transforms: query transforms to enable ("multi_query", "hyde"); () = off.
+        transforms: query transforms to enable ("multi_query", "hyde"); () = off. Default: HyDE,
+            as the chat runs.
         collection_hint: pass each case's collection to the router (like `cairn ask -c`);
             off (default): the router decides per question, as in the chat.
         extract_mode: extract_note mode for extraction cases, "rules" | "llm" | "hybrid".
@@ -78,7 +79,7 @@ class EvalConfig:
     policy: str = "remove"
     max_tokens: int | None = 256
     today: dt.date = DEMO_TODAY
-    transforms: tuple[str, ...] = ()
+    transforms: tuple[str, ...] = ("hyde",)  # the chat's default (assistant.agent.AgentConfig)
     collection_hint: bool = False
     extract_mode: str = "hybrid"
     judge: str = JUDGE_SELF

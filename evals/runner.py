@@ -118,7 +118,7 @@ def agent_config(config: EvalConfig, **overrides: Any) -> AgentConfig:
     if config.transforms:
         from assistant.transforms import TransformConfig
 
-        transforms = TransformConfig(**{name: True for name in config.transforms})
+        transforms = TransformConfig(**{name: name in config.transforms for name in ("multi_query", "hyde")})
     values = dict(role=config.role, mode=config.mode, verify=config.verify, policy=config.policy,
                   max_tokens=config.max_tokens, today=config.today, transforms=transforms, **ks)
     return AgentConfig(**{**values, **overrides})
