@@ -37,6 +37,7 @@ from typing import Any
 
 from assistant.agent import Agent, AgentConfig
 from assistant.citations import remove_markers
+from assistant.prompts import passage_text
 from assistant.llm.base import ChatLLM, Completion, GenerationRequest
 from evals.config import JUDGE_OFF, JUDGE_SELF, EvalConfig, EvalConfigError
 from evals.golden import GoldenCase
@@ -259,7 +260,7 @@ class _Runner:
         record.update(
             answer=answer.text, refused=answer.refused, raw_answer=sample.raw_answer,
             reference=sample.reference, relevant=dict(case.relevant),
-            contexts=[{"n": n, "doc_id": c.doc_id, "chunk_id": c.id, "text": c.text}
+            contexts=[{"n": n, "doc_id": c.doc_id, "chunk_id": c.id, "text": passage_text(c)}
                       for n, c in enumerate(answer.chunks, 1)],
             citations=[{"n": c.n, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "span": list(c.span), "score": c.score}
                        for c in answer.citations],

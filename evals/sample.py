@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from assistant.answer import Answer
+from assistant.prompts import passage_text
 from evals.golden import GoldenCase
 
 
@@ -35,7 +36,8 @@ class AnswerSample:
         case_id / question / collection: the golden case.
         answer: the text shown to the user (verified); refused: it declines.
         raw_answer: the model's reply before verification (what faithfulness of the model means).
-        contexts: the numbered sources' texts, source n = contexts[n - 1]; context_ids: their doc ids.
+        contexts: the numbered sources as the model saw them (metadata header + text,
+            prompts.passage_text), source n = contexts[n - 1]; context_ids: their doc ids.
         sentences: the reply's sentences with their citations and verdicts.
         cited_ids: doc ids of the answer's citations, in order.
         reference: the golden reference answer (None if the case has none).
@@ -63,7 +65,7 @@ class AnswerSample:
         return cls(
             case_id=case.id, question=case.question, collection=case.collection, answer=answer.text,
             refused=answer.refused, raw_answer=str(answer.trace.get("raw_answer", answer.text)),
-            contexts=tuple(c.text for c in answer.chunks), context_ids=tuple(c.doc_id for c in answer.chunks),
+            contexts=tuple(passage_text(c) for c in answer.chunks), context_ids=tuple(c.doc_id for c in answer.chunks),
             sentences=tuple(Sentence(s.text, tuple(s.cited), s.supported) for s in answer.sentences),
             cited_ids=tuple(c.doc_id for c in answer.citations),
             reference=case.raw.get("reference_answer"), relevant=dict(case.relevant),
