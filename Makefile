@@ -14,12 +14,12 @@ export ANONYMIZED_TELEMETRY := False
 export OMP_WAIT_POLICY := PASSIVE
 DEMO := knowledge/demo/data
 
-.PHONY: run test setup test-setup models demo serve bench-knowledge docs clean help
+.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge docs clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-run: setup models demo  ## install, provision models, index the demo data, serve on 127.0.0.1:7860
+run: setup models answer-model demo  ## install, provision models, index the demo data, serve on 127.0.0.1:7860
 	$(BIN)/cairn serve
 
 test: test-setup models  ## install with test extras and run the whole test suite
@@ -57,6 +57,9 @@ test-setup: $(VENV)/.installed-test
 
 models: setup  ## provision the offline models into $CAIRN_HOME/models
 	$(BIN)/cairn models pull
+
+answer-model: setup  ## provision the default answer model (Qwen2.5-Coder-1.5B, 1.1 GB) for cairn ask/chat
+	$(BIN)/cairn models pull qwen2.5-coder-1.5b
 
 demo: setup models  ## index the bundled demo catalog and clinical notes (incremental: no-op when unchanged)
 	$(BIN)/cairn ingest $(DEMO)/catalog.jsonl --collection catalog
