@@ -23,8 +23,9 @@ run: setup models answer-model demo  ## install, provision models, index the dem
 	$(BIN)/cairn serve
 
 test: test-setup models  ## install with test extras and run the whole test suite
-	# the tiny 135M model too: slow tests train, convert and judge with it for real
-	$(BIN)/cairn models pull smollm2-135m
+	# the tiny 135M model too: slow tests train, convert and judge with it for real; and the
+	# 0.5B answer model: the slow agent, answer and extraction tests run it for real
+	$(BIN)/cairn models pull smollm2-135m qwen2.5-coder-0.5b
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.installed: pyproject.toml constraints.txt

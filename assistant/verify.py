@@ -78,8 +78,11 @@ class VerifierConfig:
             the grounding rule and has the smallest weight.
         repoint: try other sources when the cited ones fail (wrong-citation repair).
         repoint_candidates: how many other sources to try (each may cost a judge call).
-        attach_missing: also look for a source for a factual sentence with no marker; off by
-            default, so an uncited claim is unsupported, as the prompt demands.
+        attach_missing: also look for a source for a factual sentence with no marker, and cite
+            it when that source supports the sentence (the same checks as a written citation).
+            On by default: the small models often state a correct fact from the sources without
+            its marker — with the 0.5B model, 9 of the first 10 notes questions were refused
+            for that alone (`cairn eval --fast`, 2026-11-22).
         ignore_instructions: drop instruction-like sentences from evidence (prompts.py).
         judge_calibration: "anchors" (default) re-centres the judge on the model's own answers
             to prompts.JUDGE_ANCHORS (4 extra calls, once per model object); "none" reads
@@ -100,7 +103,7 @@ class VerifierConfig:
     embedding_high: float = 0.7
     repoint: bool = True
     repoint_candidates: int = 2
-    attach_missing: bool = False
+    attach_missing: bool = True
     ignore_instructions: bool = True
     judge_calibration: JudgeCalibrationMode = "anchors"
 

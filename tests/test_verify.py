@@ -206,11 +206,12 @@ def test_invalid_numbers() -> None:
     assert "ignored [7] (no such source)" in check.reason
 
 
-def test_uncited_factual_sentence_is_unsupported_unless_attach_missing() -> None:
-    check, llm = verify_one("Retired thieves plan a bank robbery.")
+def test_uncited_factual_sentence_gets_a_supporting_source_unless_attach_missing_is_off() -> None:
+    check, llm = verify_one("Retired thieves plan a bank robbery.",
+                            config=VerifierConfig(judge_calibration="none", attach_missing=False))
     assert (check.supported, check.reason, llm.calls) == (False, "no citation", [])
     check, _ = verify_one("Retired thieves plan a bank robbery.", lp(0.9),
-                          config=VerifierConfig(judge_calibration="none", attach_missing=True))
+                          config=VerifierConfig(judge_calibration="none"))
     assert (check.supported, check.cited) == (True, [2]) and check.reason.startswith("re-pointed no citation -> [2]")
 
 
