@@ -40,7 +40,7 @@ _RETRIEVAL_MODES = ("dense", "bm25", "hybrid")  # knowledge/config.py RETRIEVAL_
 _POLICIES = ("remove", "flag")  # assistant/answer.py POLICIES
 # Settings that change no per-case result (only how many cases run, how fast, or how the
 # summary resamples), so a resumed run may change them and keep what was already scored.
-RESULT_NEUTRAL = ("limit", "workers", "bootstrap_b", "seed")
+RESULT_NEUTRAL = ("limit", "tags", "workers", "bootstrap_b", "seed")
 
 
 class EvalConfigError(CairnError):
@@ -68,6 +68,7 @@ class EvalConfig:
         seed: bootstrap seed; also the model's sampling seed unless [model] sets `seed`.
         bootstrap_b: bootstrap replicates per interval (Efron & Tibshirani: 1000 for 95% CIs).
         limit: the first N cases of each golden file (None: all).
+        tags: only cases carrying at least one of these tags (empty: all), before `limit`.
         workers: cases run concurrently (threads; generation itself is serialised).
     """
 
@@ -87,6 +88,7 @@ class EvalConfig:
     seed: int = 0
     bootstrap_b: int = 1000
     limit: int | None = None
+    tags: tuple[str, ...] = ()
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -109,6 +111,7 @@ class EvalConfig:
         if not isinstance(self.today, dt.date) or isinstance(self.today, dt.datetime):
             raise EvalConfigError(f"today={self.today!r} must be a date like 2026-11-22 (TOML: today = 2026-11-22)")
         _names("transforms", self.transforms, TRANSFORM_NAMES)
+        _names("tags", self.tags, None)
         if self.metrics is not None:
             _names("metrics", self.metrics, None)
             if not self.metrics:
@@ -128,7 +131,7 @@ class EvalConfig:
         known = {f.name for f in fields(cls)} - {"llm"}
         _unknown(source, "", data, known)
         _unknown(source, "model.", model, {f.name for f in fields(LLMConfig)})
-        for name in ("transforms", "metrics"):
+        for name in ("transforms", "metrics", "tags"):
             if isinstance(data.get(name), list):
                 data[name] = tuple(data[name])
         if isinstance(data.get("today"), str):

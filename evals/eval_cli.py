@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("golden", nargs="+", type=Path, help="golden .jsonl file(s) (DESIGN.md §2 format)")
     p.add_argument("--config", type=Path, help="eval settings as TOML (see evals/config.py for the keys)")
     p.add_argument("--limit", type=int, help="only the first N cases of each golden file (default: all)")
+    p.add_argument("--tag", action="append", dest="tags", metavar="TAG",
+                   help="only cases with this tag (repeatable: any of them), e.g. --tag unanswerable")
     p.add_argument("--workers", type=int,
                    help="cases run concurrently (default 1). Generation is serialised on the model's lock, so "
                         "extra workers mostly overlap retrieval and scoring with another case's generation "
@@ -81,6 +83,8 @@ def config_from_args(args: argparse.Namespace):
     if changes:
         config = config.with_llm(**changes)
     runs = {name: getattr(args, name) for name in ("limit", "workers") if getattr(args, name) is not None}
+    if args.tags:
+        runs["tags"] = tuple(args.tags)
     return replace(config, **runs) if runs else config
 
 

@@ -148,8 +148,10 @@ class ResultsFile:
             os.fsync(handle.fileno())
 
 
-def select_cases(golden_paths: Sequence[str | Path], limit: int | None) -> list[tuple[str, GoldenCase]]:
-    """(file, case) for the first `limit` cases of each golden file, in file order."""
+def select_cases(golden_paths: Sequence[str | Path], limit: int | None,
+                 tags: Sequence[str] = ()) -> list[tuple[str, GoldenCase]]:
+    """(file, case) for the first `limit` cases of each golden file (those with any of `tags`,
+    when given), in file order."""
     cases: list[tuple[str, GoldenCase]] = []
     names: dict[str, str] = {}
     for path in golden_paths:
@@ -160,7 +162,8 @@ def select_cases(golden_paths: Sequence[str | Path], limit: int | None) -> list[
             raise EvalConfigError(f"two golden files are both named {name!r} ({names[name]}, {path}); results are "
                                   "keyed by file name: rename one")
         names[name] = resolved
-        cases += [(str(path), case) for case in load_golden(path)[:limit]]
+        wanted = [case for case in load_golden(path) if not tags or set(tags) & set(case.tags)]
+        cases += [(str(path), case) for case in wanted[:limit]]
     return cases
 
 

@@ -331,7 +331,7 @@ def run_eval(golden_paths: Sequence[str | Path], config: EvalConfig, out_dir: st
         else extraction cases are recorded as skipped ("extraction not available").
     """
     setup_started = time.perf_counter()
-    cases = select_cases(golden_paths, config.limit)
+    cases = select_cases(golden_paths, config.limit, config.tags)
     metric_set = dict(metrics) if metrics is not None else default_metrics(config)
     results = ResultsFile(out_dir)
     done = results.open(config, resume=resume)

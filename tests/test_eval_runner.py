@@ -405,3 +405,15 @@ def test_collection_hint_routes_by_the_case_collection(kbs, golden, tmp_path) ->
                    agent_factory=factory(kbs, made=made), progress=False)
     assert run.summary["counts"]["ok"] == 4 and made[0].asked == []  # hinted agents share the model and indexes
     assert [r["trace"]["tool"]["name"] for r in run.records] == ["search_catalog"] * 3 + ["search_notes"]
+
+
+def test_select_cases_by_tag_before_limit(tmp_path: Path) -> None:
+    from evals.results import select_cases
+
+    rows = [{"id": f"c{i}", "collection": "catalog", "question": f"q{i}", "relevant_ids": [],
+             "answerable": False, "tags": ["unanswerable"] if i % 2 else ["factual"]} for i in range(6)]
+    golden = tmp_path / "g.jsonl"
+    golden.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    picked = select_cases([golden], 2, ("unanswerable",))
+    assert [case.id for _, case in picked] == ["c1", "c3"]
+    assert len(select_cases([golden], None)) == 6
