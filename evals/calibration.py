@@ -151,20 +151,26 @@ def average_ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's ρ: the Pearson correlation of the average ranks (as scipy.stats.spearmanr).
-    None when undefined: fewer than two items or a constant column."""
+def pearson_r(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson's r = Σ(x-x̄)(y-ȳ) / sqrt(Σ(x-x̄)² Σ(y-ȳ)²). None when undefined: fewer than
+    two items or a constant column."""
     n = _check_pair(x, y)
     if n < 2:
         return None
-    rx, ry = average_ranks(x), average_ranks(y)
-    mx, my = math.fsum(rx) / n, math.fsum(ry) / n
-    sxy = math.fsum((u - mx) * (v - my) for u, v in zip(rx, ry))
-    sxx = math.fsum((u - mx) ** 2 for u in rx)
-    syy = math.fsum((v - my) ** 2 for v in ry)
+    mx, my = math.fsum(x) / n, math.fsum(y) / n
+    sxy = math.fsum((u - mx) * (v - my) for u, v in zip(x, y))
+    sxx = math.fsum((u - mx) ** 2 for u in x)
+    syy = math.fsum((v - my) ** 2 for v in y)
     if sxx == 0 or syy == 0:
         return None
     return sxy / math.sqrt(sxx * syy)
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's ρ: the Pearson correlation of the average ranks (as scipy.stats.spearmanr).
+    None when undefined: fewer than two items or a constant column."""
+    _check_pair(x, y)
+    return pearson_r(average_ranks(x), average_ranks(y))
 
 
 def agreement(criterion: str, pairs: Sequence[GradePair]) -> Agreement:

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.calibration import pearson_r, spearman_rho
+
 # (our key, ragas' key) per compared quantity
 PAIRS = {"faithfulness": ("faithfulness", "ragas_faithfulness"),
          "faithfulness_raw": ("faithfulness_raw", "ragas_faithfulness_raw"),
@@ -35,38 +37,6 @@ PAIRS = {"faithfulness": ("faithfulness", "ragas_faithfulness"),
 def _check(xs: Sequence[float], ys: Sequence[float]) -> None:
     if len(xs) != len(ys):
         raise ValueError(f"paired scores need equal lengths, got {len(xs)} and {len(ys)}")
-
-
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Σ(x-x̄)(y-ȳ) / sqrt(Σ(x-x̄)² Σ(y-ȳ)²); None with < 2 pairs or a constant side."""
-    _check(xs, ys)
-    if len(xs) < 2:
-        return None
-    mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
-    sxy = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    sxx, syy = math.fsum((x - mx) ** 2 for x in xs), math.fsum((y - my) ** 2 for y in ys)
-    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
-
-
-def ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing their average rank: [0.5, 0.2, 0.5] -> [2.5, 1, 2.5]."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
-def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson's r of the average ranks (handles ties, as scipy.stats.spearmanr does)."""
-    _check(xs, ys)
-    return pearson(ranks(xs), ranks(ys))
 
 
 def binary_agreement(xs: Sequence[float], ys: Sequence[float], threshold: float = 0.5) -> float | None:
@@ -82,8 +52,9 @@ def mean_abs_diff(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 
 
 def agreement(xs: Sequence[float], ys: Sequence[float], threshold: float = 0.5) -> dict[str, float | None]:
-    """n, pearson, spearman, agreement (binarised at `threshold`), mad."""
-    return {"n": float(len(xs)), "pearson": pearson(xs, ys), "spearman": spearman(xs, ys),
+    """n, pearson, spearman (evals.calibration's), agreement (binarised at `threshold`), mad."""
+    _check(xs, ys)
+    return {"n": float(len(xs)), "pearson": pearson_r(xs, ys), "spearman": spearman_rho(xs, ys),
             "agreement": binary_agreement(xs, ys, threshold), "mad": mean_abs_diff(xs, ys)}
 
 

@@ -185,7 +185,8 @@ XS, YS = [1.0, 0.5, 0.0, 1.0], [0.8, 0.6, 0.2, 0.4]
 
 
 def test_agreement_statistics_by_hand():
-    from evals.ragas_agreement import agreement, ranks
+    from evals.calibration import average_ranks as ranks
+    from evals.ragas_agreement import agreement
 
     # Pearson: deviations x (.375, -.125, -.625, .375), y (.3, .1, -.3, -.1): Σxy = .25,
     # Σx² = .6875, Σy² = .2 -> r = .25 / sqrt(.1375) = .6742
@@ -201,7 +202,7 @@ def test_agreement_statistics_by_hand():
 
 def test_agreement_matches_scipy():
     stats = pytest.importorskip("scipy.stats")
-    from evals.ragas_agreement import pearson, spearman
+    from evals.calibration import pearson_r as pearson, spearman_rho as spearman
 
     assert pearson(XS, YS) == pytest.approx(stats.pearsonr(XS, YS)[0])
     assert spearman(XS, YS) == pytest.approx(stats.spearmanr(XS, YS)[0])
