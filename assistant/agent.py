@@ -135,7 +135,7 @@ def route_tool(plan: QueryPlan, resolution: Resolution, *, k_catalog: int = 5, k
             return ToolCall("extract_note", {"note_id": token})
         if collection is not None:
             return ToolCall("get_item", {"doc_id": token, "collection": collection})
-    filters = {key: value for key, value in plan.filters.items()}
+    filters = dict(plan.filters)
     if plan.route == "notes":
         return ToolCall("search_notes", {"query": plan.query, "filters": filters, "k": k_notes})
     if plan.similar_to:
@@ -152,6 +152,7 @@ class Agent:
     open_kb: Callable[[str], KnowledgeBase] | None = None
     _kbs: dict[str, KnowledgeBase] = field(default_factory=dict, init=False, repr=False)
     _vocabulary: Vocabulary | None = field(default=None, init=False, repr=False)
+    _tools: dict[str, StructuredTool] | None = field(default=None, init=False, repr=False)
 
     # --- wiring -------------------------------------------------------------------------------
     def kb(self, collection: str) -> KnowledgeBase:
@@ -161,24 +162,26 @@ class Agent:
 
     def context(self) -> ToolContext:
         return ToolContext(role=self.config.role, open_kb=self.kb, llm=self.llm, mode=self.config.mode,
-                           transforms=self.config.transforms, today=self.today)
+                           transforms=self.config.transforms)
 
     @property
     def today(self) -> dt.date:
         return self.config.today or dt.date.today()
 
     def langchain_tools(self) -> dict[str, StructuredTool]:
-        """The tools this role may use, as LangChain StructuredTools."""
-        ctx = self.context()
-        return {m.NAME: as_langchain_tool(m, ctx) for m in TOOL_MODULES
-                if m.COLLECTION != "notes" or may_read(self.config.role, "notes")}
+        """The tools this role may use, as LangChain StructuredTools (built once: the config is frozen)."""
+        if self._tools is None:
+            ctx = self.context()
+            self._tools = {m.NAME: as_langchain_tool(m, ctx) for m in TOOL_MODULES
+                           if m.COLLECTION != "notes" or may_read(self.config.role, "notes")}
+        return self._tools
 
     def vocabulary(self) -> Vocabulary | None:
         """What the readable collections contain (titles, genres, patient ids…), for the parser."""
         if self._vocabulary is None:
             parts = []
             for collection in ("catalog", "notes"):
-                if may_read(self.config.role, collection) and self.kb(collection).store.counts().get("documents"):
+                if may_read(self.config.role, collection) and self.kb(collection).store.has_documents():
                     parts.append(Vocabulary.from_knowledge_base(self.kb(collection)))
             vocab = parts[0] if parts else None
             for extra in parts[1:]:

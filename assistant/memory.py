@@ -134,4 +134,4 @@ def _merged(plan: QueryPlan, last: Turn, filters: dict[str, Any], own_topic: str
     search_text = own_topic or last.plan.search_text
     span = Span(plan.question, (0, len(plan.question)), f"follow-up: kept {why} ({last.plan.query!r})")
     return replace(plan, route=last.plan.route, filters=filters, search_text=search_text,
-                   spans=(*plan.spans, span), similar_to=plan.similar_to or None)
+                   spans=(*plan.spans, span))

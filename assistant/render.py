@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from assistant.answer import Answer
+from knowledge.types import Chunk
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
@@ -37,12 +38,16 @@ def cited_quote(answer: Answer, n: int) -> str:
     return chunk.text[max(0, start):max(0, end)].strip()
 
 
-def _title(answer: Answer, n: int) -> str:
-    chunk = answer.chunks[n - 1]
+def source_label(chunk: Chunk) -> str:
+    """`title (type, year)` for a catalog chunk, `doc_id (patient, date, section)` for a note."""
     meta = chunk.metadata
     facts = ", ".join(str(meta[k]) for k in ("type", "year", "patient_id", "date", "section") if meta.get(k))
     label = meta.get("title") or chunk.doc_id
     return f"{label} ({facts})" if facts else str(label)
+
+
+def _title(answer: Answer, n: int) -> str:
+    return source_label(answer.chunks[n - 1])
 
 
 def sources_text(answer: Answer, *, width: int = 160) -> str:

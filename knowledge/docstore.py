@@ -133,6 +133,10 @@ class DocStore:
     def pending_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT chunk_id FROM pending")]
 
+    def has_documents(self) -> bool:
+        """Whether anything is indexed: one indexed row read, not a count of the table."""
+        return self.db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is not None
+
     def counts(self) -> dict[str, int]:
         return {
             "documents": self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],

@@ -15,7 +15,6 @@ ToolResult as the artifact, so a LangChain agent sees text and cairn's answer st
 """
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel
 
 from assistant.llm.base import ChatLLM
+from assistant.render import source_label
+from assistant.transforms import retrieve as transformed
 from assistant.roles import require
 from knowledge.errors import KnowledgeError
 from knowledge.filters import Filter, filters_from_dict
@@ -42,7 +43,6 @@ class ToolContext:
         llm: the answer model (transforms and extraction use it; None: rules only).
         mode: retrieval mode, "hybrid" | "dense" | "bm25".
         transforms: query transforms config (assistant/transforms.py), None: off.
-        today: the date relative phrases resolve against.
     """
 
     role: str
@@ -50,12 +50,11 @@ class ToolContext:
     llm: ChatLLM | None = None
     mode: str = "hybrid"
     transforms: Any = None
-    today: dt.date = field(default_factory=dt.date.today)
 
     def kb(self, collection: str) -> KnowledgeBase:
         require(self.role, collection)  # before the index is even opened
         kb = self.open_kb(collection)
-        if not kb.store.counts().get("documents"):
+        if not kb.store.has_documents():
             raise KnowledgeError(f"the {collection} collection is empty; ingest it first: `cairn ingest FILES "
                                  f"--collection {collection}` (or `cairn demo build` for the demo data)")
         return kb
@@ -77,10 +76,7 @@ class ToolResult:
         """The text a LangChain agent sees: one numbered line per hit."""
         lines = [self.note] if self.note else []
         for n, hit in enumerate(self.hits, 1):
-            meta = hit.chunk.metadata
-            label = meta.get("title") or hit.doc_id
-            facts = ", ".join(str(meta[key]) for key in ("type", "year", "patient_id", "date", "section") if meta.get(key))
-            lines.append(f"[{n}] {label} ({facts}) {hit.chunk.text[:160]!r}" if facts else f"[{n}] {label} {hit.chunk.text[:160]!r}")
+            lines.append(f"[{n}] {source_label(hit.chunk)} {hit.chunk.text[:160]!r}")
         return "\n".join(lines) or "nothing found"
 
 
@@ -92,8 +88,6 @@ def retrieve(ctx: ToolContext, collection: str, query: str, filters: dict[str, A
     parsed: list[Filter] = filters_from_dict(filters, collection) if filters else []
     started = time.perf_counter()
     if ctx.transforms is not None and ctx.llm is not None and per_doc:
-        from assistant.transforms import retrieve as transformed  # the optional second pass
-
         result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode)
         ms = result.timings  # milliseconds per stage
         transforms_s = (ms.get("transform_generate", 0.0) + ms.get("transform_retrieve", 0.0)) / 1000.0

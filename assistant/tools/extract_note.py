@@ -4,7 +4,6 @@ the Answer that shows them — cited by construction: each item points at the no
 that holds its span."""
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -70,18 +69,22 @@ def extraction_answer(result: ToolResult, on_piece: Callable[[str], None]) -> An
     lines: list[SentenceCheck] = []
     extents: dict[int, tuple[int, int]] = {}
 
+    cited: set[int] = set()  # the sources the current line cites
+
     def cite(evidence: dict) -> str:
         n = source_of(chunks, evidence["start"], evidence["end"])
         if n is None:
             return ""
         a, b = extents.get(n, (evidence["start"], evidence["end"]))
         extents[n] = (min(a, evidence["start"]), max(b, evidence["end"]))
+        cited.add(n)
         return f" [{n}]"
 
     for name, label in LABELS.items():
         value = fields.get(name)
         if not value:
             continue
+        cited.clear()
         if name == "vitals":
             parts = [f"{key.replace('_', ' ')} {ev['text']}{cite(ev)}" for key, ev in value.items()]
         elif name == "medications":
@@ -95,8 +98,8 @@ def extraction_answer(result: ToolResult, on_piece: Callable[[str], None]) -> An
         else:
             parts = [f"{ev['text']}{cite(ev)}" for ev in value]
         text = f"{label}: {'; '.join(parts)}."
-        cited = sorted({int(m) for m in re.findall(r"\[(\d+)\]", text)})
-        lines.append(SentenceCheck(text, cited, True, 1.0, "evidence span found verbatim in the note", cited))
+        lines.append(SentenceCheck(text, sorted(cited), True, 1.0, "evidence span found verbatim in the note",
+                                   sorted(cited)))
     refused = not lines
     text = "\n".join(s.text for s in lines) if lines else "No fields could be extracted from this note."
     on_piece(text)
