@@ -1,4 +1,4 @@
-"""`cairn ingest | search | index-stats`: the knowledge base from the command line."""
+"""`cairn ingest | search | index-stats | delete`: the knowledge base from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--collection", "-c", choices=COLLECTIONS, action="append")
     p.add_argument("--check", action="store_true", help="also compare Chroma's ids with the docstore (slow)")
     p.set_defaults(func=cmd_index_stats)
+
+    p = subparsers.add_parser("delete", help="remove documents by id from a collection (docstore, Chroma, BM25)",
+                              description="Delete documents from every index of a collection, crash-safely; "
+                                          "no model is loaded. Ids that are not indexed are listed and the exit "
+                                          "status is 1. A later `cairn ingest` of a file that still holds the "
+                                          "documents adds them back: remove them from the file too.")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="ids of the documents to delete")
+    p.add_argument("--collection", "-c", choices=COLLECTIONS, required=True)
+    p.set_defaults(func=cmd_delete)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -105,3 +114,12 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
             print(f"    consistency: {'ok' if ok else 'MISMATCH'} (Chroma {len(chroma_ids)}, docstore {len(store_ids)})")
         kb.close()
     return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .admin import delete_documents
+
+    # Whoever runs the CLI owns CAIRN_HOME's files, so the command acts as the admin role.
+    result = delete_documents("admin", args.collection, args.doc_ids)
+    print(result.to_markdown())
+    return 1 if result.not_found else 0

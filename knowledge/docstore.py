@@ -127,6 +127,26 @@ class DocStore:
             return None
         return Document(id=row[0], text=row[1], metadata=json.loads(row[2]), source=row[3], line=row[4])
 
+    def existing_doc_ids(self, doc_ids: Sequence[str]) -> set[str]:
+        """Those of `doc_ids` that are indexed."""
+        return {r[0] for r in self._select_in("SELECT doc_id FROM documents WHERE doc_id IN ({})", list(doc_ids))}
+
+    def find_documents(self, query: str = "", limit: int = 50) -> tuple[list[tuple], int]:
+        """(rows, total matching) of documents whose id, source or a metadata value contains `query`
+        (case-insensitive; "" matches all), ordered by doc_id. A row is (doc_id, source, line,
+        metadata dict, n_chunks, updated_at); the text is left out."""
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where = ("WHERE doc_id LIKE ?1 ESCAPE '\\' OR source LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM "
+                 "json_each(documents.metadata) WHERE CAST(json_each.value AS TEXT) LIKE ?1 ESCAPE '\\')")
+        total = self.db.execute(f"SELECT COUNT(*) FROM documents {where}", (pattern,)).fetchone()[0]
+        rows = self.db.execute(f"SELECT doc_id, source, line, metadata, n_chunks, updated_at FROM documents {where} "
+                               f"ORDER BY doc_id LIMIT ?2", (pattern, limit)).fetchall()
+        return [(d, s, ln, json.loads(m), n, t) for d, s, ln, m, n, t in rows], total
+
+    def last_updated(self) -> float | None:
+        """When the most recently (re)indexed document was committed (epoch seconds)."""
+        return self.db.execute("SELECT MAX(updated_at) FROM documents").fetchone()[0]
+
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
 

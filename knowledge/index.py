@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 from .bm25 import BM25Index
 from .corpus import CorpusView
@@ -99,6 +100,19 @@ class KnowledgeBase:
             self.chroma.delete(orphans)
         self.store.clear_pending(pending)
         return len(orphans)
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        """Remove documents from all three indexes, crash-safely (the order of ingest.py): journal
+        their chunk ids and drop the rows (one commit), delete the vectors from Chroma, clear the
+        journal. BM25 follows on its next use, since the docstore generation moved. Unknown ids
+        are ignored. Returns the removed chunk ids. Needs no embedding model."""
+        if not doc_ids:
+            return []
+        old = self.store.begin_change(doc_ids, [])
+        if old:
+            self.chroma.delete(old)
+        self.store.clear_pending(old)
+        return old
 
     def rebuild(self) -> None:
         """Forget everything in this collection (the next ingest re-embeds from scratch)."""

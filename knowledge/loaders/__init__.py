@@ -21,7 +21,7 @@ from . import csv_loader, json_array, jsonl, pdf, text
 from .base import LoadLimits, Loader, LoadResult
 
 __all__ = ["LoadLimits", "LoadResult", "Loader", "LOADERS", "SUPPORTED_EXTENSIONS", "extensions_for",
-           "iter_documents"]
+           "iter_documents", "unsupported_reason"]
 
 LOADERS: dict[str, Loader] = {
     ".jsonl": jsonl.load,
@@ -95,7 +95,7 @@ def _expand(paths: Iterable[str | Path], collection: Collection) -> Iterator[Pat
                                                    f"skipped); check the path or the collection")
             yield from files
         elif path.is_file():
-            problem = _unsupported(path, collection)
+            problem = unsupported_reason(path, collection)
             if problem:
                 yield IngestIssue(str(path), None, problem)
             else:
@@ -117,7 +117,8 @@ def _walk(root: Path, allowed: tuple[str, ...]) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def _unsupported(path: Path, collection: Collection) -> str | None:
+def unsupported_reason(path: Path, collection: Collection) -> str | None:
+    """Why `path` cannot be loaded into `collection` by its extension (and what to use), or None."""
     suffix = path.suffix.lower()
     allowed = _BY_COLLECTION[collection]
     if suffix in allowed:
