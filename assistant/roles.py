@@ -4,10 +4,15 @@ The assistant enforces this itself (every tool checks before it touches an index
 an API client cannot reach clinical notes by skipping a button: the UI only decides which
 role a request carries.
 
-    user       catalog
-    clinician  catalog + notes
-    expert     catalog (grading rights live in the grading database, not here)
-    admin      catalog + notes (manages the knowledge base)
+    role       reads              grades answers   manages knowledge and users
+    user       catalog            no               no
+    clinician  catalog + notes    no               no
+    expert     catalog            yes              no
+    admin      catalog + notes    yes              yes
+
+Grading rights (evals/grading/store.py) combine the two columns: a grader sees and grades only
+items of collections its role may read, so an expert grades catalog answers and note answers
+reach admins only. Grades, pairwise verdicts and chat feedback are readable by graders only.
 """
 from __future__ import annotations
 
@@ -30,6 +35,12 @@ COLLECTIONS_OF: dict[str, frozenset[str]] = {
 ACCESS_DENIED_TEXT = "I can't search clinical notes for you: your role does not allow it."
 
 
+# Roles that may grade answers and read grades, pairwise verdicts and feedback.
+GRADERS: frozenset[str] = frozenset({"expert", "admin"})
+# Roles that manage the knowledge base, the users and the exports.
+ADMINS: frozenset[str] = frozenset({"admin"})
+
+
 class RoleError(CairnError):
     """An unknown role, or a role asking for a collection it may not read."""
 
@@ -49,3 +60,32 @@ def require(role: str, collection: str) -> None:
     if not may_read(role, collection):
         raise RoleError(f"role {role!r} may not read the {collection} collection; "
                         f"roles that may: {', '.join(r for r in ROLES if collection in COLLECTIONS_OF[r])}")
+
+
+def can_grade(role: str) -> bool:
+    """May `role` grade answers and read grades, pairwise verdicts and feedback?"""
+    return check_role(role) in GRADERS
+
+
+def can_admin(role: str) -> bool:
+    """May `role` manage the knowledge base, users and exports?"""
+    return check_role(role) in ADMINS
+
+
+def require_grader(role: str) -> None:
+    """Raise RoleError unless `role` may grade (and read grades)."""
+    if not can_grade(role):
+        raise RoleError(f"role {role!r} may not grade answers or read grades; "
+                        f"roles that may: {', '.join(r for r in ROLES if r in GRADERS)}")
+
+
+def readable_collections(role: str) -> frozenset[str]:
+    """The collections `role` may read (for filtering stored items by collection)."""
+    return COLLECTIONS_OF[check_role(role)]
+
+
+def require_admin(role: str, action: str = "manage the knowledge base") -> None:
+    """Raise RoleError unless `role` may administer; `action` completes "may not ..." in the message."""
+    if not can_admin(role):
+        raise RoleError(f"role {role!r} may not {action}; roles that may: "
+                        f"{', '.join(r for r in ROLES if r in ADMINS)}")
