@@ -232,6 +232,7 @@ def build_demo(services: Services | None = None):
 
     from assistant.chat_session import ChatSession, chat_feedback, chat_turn, regenerate, reset_chat
     from assistant.roles import can_admin, can_grade, may_read
+    from evals.grading.chatlog import chat_log_path
     from evals.grading.views import grading_load, grading_queue, grading_submit, pairwise_next, pairwise_submit
     from knowledge.admin import UploadReport
 
@@ -257,7 +258,7 @@ def build_demo(services: Services | None = None):
         return handler
 
     def on_queue(request: gr.Request):
-        return grading_queue(services.grades(), *identity(services, request))
+        return grading_queue(services.grades(), *identity(services, request), chat_log=chat_log_path())
 
     def on_grade_load(item_id, request: gr.Request):
         return grading_load(services.grades(), *identity(services, request), item_id)
@@ -295,8 +296,8 @@ def build_demo(services: Services | None = None):
                 collection = gr.Radio(["catalog", "notes"], value="catalog", label="Collection")
                 kind = gr.Dropdown(["any", "film", "series", "documentary", "podcast", "article"], value="any",
                                    label="Type")
-                year_from = gr.Number(label="Year from", precision=0)
-                year_to = gr.Number(label="Year to", precision=0)
+                year_from = gr.Number(None, label="Year from (0 = any)", precision=0)
+                year_to = gr.Number(None, label="Year to (0 = any)", precision=0)
                 genre = gr.Textbox(label="Genres (comma-separated)")
             chatbot = gr.Chatbot(label="cairn", height=420, elem_id="chatbot")
             with gr.Row():
@@ -309,8 +310,8 @@ def build_demo(services: Services | None = None):
             status = gr.Markdown(elem_id="status")
             cards = gr.HTML(elem_id="source-cards")
             with gr.Row():
-                thumbs_up = gr.Button("👍 Helpful", size="sm")
-                thumbs_down = gr.Button("👎 Not helpful", size="sm")
+                thumbs_up = gr.Button("Helpful", size="sm")
+                thumbs_down = gr.Button("Not helpful", size="sm")
                 reason = gr.Textbox(label="Why? (optional)", scale=3)
             feedback_status = gr.Markdown()
             thumbs_up.click(on_feedback("up"), [session, reason], feedback_status, api_name="feedback_up")
@@ -330,7 +331,7 @@ def build_demo(services: Services | None = None):
             g_queue = gr.Dataframe(headers=["id", "collection", "origin", "question"], label="Queue",
                                    interactive=False)
             with gr.Row():
-                g_item = gr.Number(label="Answer # (empty: next in queue)", precision=0)
+                g_item = gr.Number(None, label="Answer # (empty: next in queue)", precision=0)
                 g_load = gr.Button("Load answer")
             g_shown = gr.Markdown(elem_id="grade-item")
             with gr.Accordion("Sources shown to the model", open=False):
@@ -436,14 +437,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+def authenticate_user(username: str, password: str) -> bool:
+    """Gradio's login check: the users file's bcrypt hashes (assistant/users.py)."""
+    from assistant.users import authenticate
+
+    return authenticate(username, password) is not None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.llm.cli_args import llm_config_from_args
-    from assistant.users import auth_configured, authenticate
+    from assistant.users import auth_configured
 
     auth = None
     if auth_configured():
-        def auth(username: str, password: str) -> bool:
-            return authenticate(username, password) is not None
+        auth = authenticate_user
     elif args.host not in LOCAL_HOSTS:
         raise AppError(f"refusing to serve on {args.host} without users: anyone on the network could read "
                        f"the notes; add one with `cairn users add NAME --role admin`, or bind to 127.0.0.1")

@@ -104,7 +104,7 @@ def chat_feedback(store: Any, role: str, user: str, session: ChatSession | None,
                                     cited_ids=turn.cited_ids, contexts=turn.sources, turn_id=turn.turn_id))
     except CairnError as exc:
         return f"**Error:** {exc}"
-    return f"Thanks — feedback ({'👍' if thumb == 'up' else '👎'}) saved."
+    return f"Thanks — feedback ({'helpful' if thumb == 'up' else 'not helpful'}) saved."
 
 
 def _log_turn(session: ChatSession, answer: Any, *, role: str, user: str, model: str) -> None:

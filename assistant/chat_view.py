@@ -142,11 +142,12 @@ def markers_of(text: str) -> list[int]:
 def form_filters(kind: str | None = None, year_from: float | None = None, year_to: float | None = None,
                  genre: str | None = None) -> dict[str, Any]:
     """The chat form's optional filter boxes as a filter dict (golden-set form); empty boxes
-    add nothing. Raises ValueError naming the boxes when the year range is upside down."""
+    add nothing (a number box left empty arrives as 0 from the page, and no catalog item is from
+    year 0). Raises ValueError naming the boxes when the year range is upside down."""
     filters: dict[str, Any] = {}
     if kind and kind.strip() and kind.strip().lower() != "any":
         filters["type"] = kind.strip().lower()
-    years = {op: int(v) for op, v in (("gte", year_from), ("lte", year_to)) if v not in (None, "")}
+    years = {op: int(v) for op, v in (("gte", year_from), ("lte", year_to)) if v not in (None, "", 0)}
     if len(years) == 2 and years["gte"] > years["lte"]:
         raise ValueError(f"year from {years['gte']} is after year to {years['lte']}; swap them or clear one")
     if years:

@@ -82,7 +82,7 @@ def test_turns_are_logged_and_feedback_is_stored_for_graders(agent_for, tmp_path
     turns = read_turns(chat_log_path())
     assert [t.question for t in turns] == ["documentaries about the ocean"] and turns[0].user == "ann"
     assert turns[0].cited_ids == ("d1",) and turns[0].collection == "catalog"
-    assert chat_feedback(store, "user", "ann", session, "down", "too short ") == "Thanks — feedback (👎) saved."
+    assert chat_feedback(store, "user", "ann", session, "down", "too short ") == "Thanks — feedback (not helpful) saved."
     (feedback,) = store.feedback(role="expert")
     assert (feedback.thumb, feedback.reason, feedback.user, feedback.turn_id) == ("down", "too short", "ann",
                                                                                   turns[0].turn_id)

@@ -117,7 +117,7 @@ def test_model_lock_is_shared_per_model():
 def test_form_filters():
     from assistant.chat_view import form_filters
 
-    assert form_filters() == {} and form_filters("Any", None, None, " ") == {}
+    assert form_filters() == {} and form_filters("Any", None, None, " ") == {} and form_filters("any", 0, 0) == {}
     assert form_filters("Documentary", 2020, None, "Nature, science") == {
         "type": "documentary", "year": {"gte": 2020}, "genres": ["nature", "science"]}
     try:

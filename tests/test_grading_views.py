@@ -67,3 +67,15 @@ def test_blind_pair_pick_is_mapped_back_to_the_system(store):
     (verdict,) = store.pairwise(role="expert")
     assert (verdict.winner_system, verdict.loser_system) == ("base+sft", "base")
     assert pairwise_next(store, "expert", "eve")[0] is None  # compared once per grader
+
+
+def test_the_queue_takes_new_chat_turns_once(store, tmp_path):
+    from evals.grading.chatlog import ChatTurn, append_turn
+
+    log = tmp_path / "turns.jsonl"
+    append_turn(ChatTurn(question="Any whale films?", answer="Deep Blue [1].", role="user", model="m",
+                         collection="catalog", cited_ids=("d1",)), log)
+    rows, count = grading_queue(store, "expert", "eve", chat_log=log)
+    assert count == "3 answers to grade" and "Any whale films?" in [r[3] for r in rows]
+    assert grading_queue(store, "expert", "eve", chat_log=log)[1] == "3 answers to grade"
+    assert grading_queue(store, "expert", "eve", chat_log=tmp_path / "absent.jsonl")[1] == "3 answers to grade"

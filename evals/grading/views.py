@@ -7,16 +7,23 @@ line, so a request from the wrong role gets the store's refusal, never the data.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from assistant.roles import require_grader
+from evals.grading.queue import import_chat_log
 from evals.grading.records import RubricGrade
 from evals.grading.store import GradeStore
 from knowledge.errors import CairnError
 
 
-def grading_queue(store: GradeStore, role: str, grader: str) -> tuple[list, str]:
-    """Items this grader has not graded yet: rows (id, collection, origin, question)."""
+def grading_queue(store: GradeStore, role: str, grader: str, chat_log: Path | None = None) -> tuple[list, str]:
+    """Items this grader has not graded yet: rows (id, collection, origin, question). New turns of
+    `chat_log` (if given and present) join the queue first; importing twice adds nothing."""
     try:
+        require_grader(role)
+        if chat_log is not None and chat_log.exists():
+            import_chat_log(store, chat_log)
         items = store.queue(grader, role=role, limit=50)
     except CairnError as exc:
         return [], f"**Error:** {exc}"
@@ -25,10 +32,11 @@ def grading_queue(store: GradeStore, role: str, grader: str) -> tuple[list, str]
 
 
 def grading_load(store: GradeStore, role: str, grader: str, item_id: float | None) -> tuple[Any, str, str]:
-    """The item to grade (the given id, or the first in the queue): (id, question + answer
-    Markdown, its sources Markdown). Shows exactly what `Item.shown()` records."""
+    """The item to grade (the given id, or the first in the queue when empty or 0, which is what
+    an empty number box sends): (id, question + answer Markdown, its sources Markdown). Shows
+    exactly what `Item.shown()` records."""
     try:
-        if item_id in (None, ""):
+        if not item_id:
             queue = store.queue(grader, role=role, limit=1)
             if not queue:
                 return None, "Nothing left to grade.", ""
@@ -45,7 +53,7 @@ def grading_submit(store: GradeStore, role: str, grader: str, item_id: float | N
                    accuracy: float, completeness: float, clarity: float, overall: float, comment: str = "",
                    corrected: str = "") -> str:
     """Store a rubric grade (and the corrected answer, if any) for the loaded item."""
-    if item_id in (None, ""):
+    if not item_id:
         return "Load an answer first."
     try:
         grade = RubricGrade(int(item_id), grader, int(relevance), int(accuracy), int(completeness), int(clarity),

@@ -1,0 +1,120 @@
+"""The app in a real browser (Debian chromium via Playwright), end to end with a scripted model:
+log in, ask a catalog question and watch the answer stream in, see its source card, grade the
+answer, make a blind pairwise pick, and find both in the grades database. A screenshot of each
+tab is kept as a test artifact (test-artifacts/ui-*.png; `CAIRN_UI_SHOTS=docs/img` writes the
+README's copies there instead)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import app
+from agent_world import supported
+from assistant.llm import FakeLLM
+from assistant.users import add_user
+from browser import launch_chromium, save_artifact, sync_playwright
+from evals.grading.records import Item, Passage
+
+REPLY = ("Deep Blue is a 2023 documentary about the ocean and the whales that cross it [1]. "
+         "Tide Pools looks at the crabs of the ocean shore [2].")
+QUESTION = "Which documentaries are about the ocean?"
+
+
+class SlowFake(FakeLLM):
+    """Streams like a real model: a short pause between words, so the page shows partial text."""
+
+    def _stream(self, request):
+        for delta in super()._stream(request):
+            if delta.text:
+                time.sleep(0.03)
+            yield delta
+
+
+@pytest.fixture
+def served(kbs, cairn_home):
+    add_user("ada", "correct horse battery", "admin")
+    services = app.Services(app.AppConfig(), llm=SlowFake(default=REPLY, logprob_tables=[supported()] * 400),
+                            open_kb=kbs.__getitem__)
+    store = services.grades()
+    for system, answer in (("base", "Deep Blue [1]."), ("base+sft", "Deep Blue and Tide Pools [1][2].")):
+        store.add_item(Item(question="Ocean documentaries?", answer=answer, collection="catalog", system=system,
+                            contexts=(Passage(1, "d1", "d1#0", "Deep Blue: the ocean."),), cited_ids=("d1",)))
+    demo = app.build_demo(services)
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
+        auth=lambda u, p: app.authenticate_user(u, p))
+    try:
+        yield demo.local_url, store
+    finally:
+        demo.close()
+
+
+def _shot(page, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get("CAIRN_UI_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ui-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    save_artifact(path)
+
+
+def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
+    url, store = served
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.get_by_label("username").fill("ada")
+            page.get_by_label("password").fill("correct horse battery")
+            page.get_by_role("button", name="Login").click()
+            page.get_by_text("Signed in as ada (admin)").wait_for(timeout=30_000)
+
+            # chat: the answer streams (partial text first), then the verified answer and a source card
+            page.locator("#question textarea").fill(QUESTION)
+            page.locator("#question textarea").press("Enter")
+            bot = page.locator("#chatbot")
+            page.wait_for_function("() => { const t = document.querySelector('#chatbot').innerText; "
+                                   "return t.includes('Deep Blue') && !t.includes('Tide Pools'); }", timeout=30_000)
+            page.locator("#source-cards .cairn-card").first.wait_for(timeout=30_000)
+            assert "Tide Pools" in bot.inner_text()
+            card = page.locator("#source-1")
+            assert "Deep Blue" in card.inner_text() and card.locator("mark").count() == 1
+            page.get_by_role("button", name="Helpful", exact=True).click()
+            page.get_by_text("feedback (helpful) saved").wait_for(timeout=15_000)
+            _shot(page, "chat", tmp_path)
+
+            # grading: the chat answer is in the queue; grade it with a correction
+            page.get_by_role("tab", name="Grading").click()
+            page.get_by_role("button", name="Refresh queue").click()
+            page.get_by_text("answers to grade").wait_for(timeout=15_000)
+            page.get_by_role("button", name="Load answer").click()
+            page.locator("#grade-item").get_by_text("Question:").wait_for(timeout=15_000)
+            page.get_by_label("Corrected answer").fill("Deep Blue [1] and Tide Pools [2].")
+            page.get_by_role("button", name="Submit grade").click()
+            page.locator("#grade-status").get_by_text("Saved grade").wait_for(timeout=15_000)
+
+            # blind pairwise: two systems' answers, pick one
+            page.get_by_role("button", name="Next pair").click()
+            page.locator("#pair-question").get_by_text("Ocean documentaries?").wait_for(timeout=15_000)
+            page.get_by_role("button", name="B is better").click()
+            page.locator("#pair-status").get_by_text("Saved comparison").wait_for(timeout=15_000)
+            _shot(page, "grading", tmp_path)
+
+            for tab in ("Knowledge",):
+                page.get_by_role("tab", name=tab).click()
+                page.wait_for_timeout(500)
+                _shot(page, tab.lower(), tmp_path)
+        finally:
+            browser.close()
+    assert not errors, errors
+    grades = store.grades(role="admin")
+    assert len(grades) == 1 and grades[0].grader == "ada" and grades[0].corrected_answer.startswith("Deep Blue [1]")
+    (verdict,) = store.pairwise(role="admin")
+    assert verdict.grader == "ada" and verdict.winner == "b"
+    (feedback,) = store.feedback(role="admin")
+    assert feedback.thumb == "up" and feedback.user == "ada"
