@@ -12,6 +12,7 @@ parameter of a handler by its evaluated annotation; as a string it would be take
 """
 
 import argparse
+import html
 import os
 import threading
 from collections.abc import Callable
@@ -207,6 +208,14 @@ def identity(services: Services, request: Any) -> tuple[str, str]:
     return role_of(services, request), username or LOCAL_USER
 
 
+def _guard(call: Callable[[], Any], on_error: Any) -> Any:
+    """`call()`, or on a CairnError (a role refused, a bad run id) `on_error(exc)` or `on_error`."""
+    try:
+        return call()
+    except CairnError as exc:
+        return on_error(exc) if callable(on_error) else on_error
+
+
 def _named(user: str) -> str:
     """The user name recorded with chat turns and feedback: "" for the local user (no login)."""
     return "" if user == LOCAL_USER else user
@@ -234,6 +243,7 @@ def build_demo(services: Services | None = None):
     from assistant.roles import can_admin, can_grade, may_read
     from evals.grading.chatlog import chat_log_path
     from evals.grading.views import grading_load, grading_queue, grading_submit, pairwise_next, pairwise_submit
+    from evals import dashboard
     from knowledge.admin import UploadReport
 
     services = services or Services()
@@ -271,6 +281,34 @@ def build_demo(services: Services | None = None):
     def on_pair(request: gr.Request):
         return pairwise_next(services.grades(), *identity(services, request))
 
+    def on_runs(request: gr.Request):
+        return _guard(lambda: dashboard.nightly_runs(who(request)), [])
+
+    def on_report(run_id, request: gr.Request):
+        return _guard(lambda: dashboard.nightly_report(who(request), (run_id or "").strip() or None),
+                      lambda exc: f"<p><strong>Error:</strong> {html.escape(str(exc))}</p>")
+
+    def on_eval_runs(request: gr.Request):
+        folders = _guard(lambda: dashboard.eval_runs(who(request)), [])
+        return gr.update(choices=folders, value=folders[0] if folders else None)
+
+    def on_cases(folder, request: gr.Request):
+        if not folder:
+            return [], "Pick a run first."
+        return _guard(lambda: dashboard.run_cases(who(request), folder), lambda exc: ([], f"**Error:** {exc}"))
+
+    def on_case(folder, key, request: gr.Request):
+        return _guard(lambda: dashboard.case_detail(who(request), folder or "", (key or "").strip()),
+                      lambda exc: f"**Error:** {exc}")
+
+    def on_case_row(evt: gr.SelectData):
+        row = evt.row_value if isinstance(evt.row_value, list) else None
+        return row[0] if row else gr.update()
+
+    def on_agreement(request: gr.Request):
+        return _guard(lambda: dashboard.judge_agreement(who(request), services.grades()),
+                      lambda exc: ([], f"**Error:** {exc}"))
+
     def on_pick(pick):
         def handler(pair, comment, request: gr.Request):
             return pairwise_submit(services.grades(), *identity(services, request), pair, pick, comment)
@@ -284,7 +322,8 @@ def build_demo(services: Services | None = None):
         choices = [c for c in ("catalog", "notes") if may_read(role, c)]
         name = getattr(request, "username", None) or "local user"
         return (gr.update(choices=choices, value="catalog"), f"Signed in as **{name}** ({role})",
-                gr.update(visible=can_grade(role)), gr.update(visible=can_admin(role)))
+                gr.update(visible=can_grade(role)), gr.update(visible=can_grade(role)),
+                gr.update(visible=can_admin(role)))
 
     with gr.Blocks(title="cairn") as demo:
         with gr.Row():
@@ -363,6 +402,39 @@ def build_demo(services: Services | None = None):
             p_next.click(on_pair, None, [pair_state, p_question, p_a, p_b], api_name="pair_next")
             for button, pick in ((pick_a, "a"), (pick_tie, "tie"), (pick_b, "b")):
                 button.click(on_pick(pick), [pair_state, p_comment], p_status, api_name=f"pair_pick_{pick}")
+        with gr.Tab("Evals") as evals_tab:
+            gr.Markdown("Nightly runs, their report, every case of any eval run, and how the LLM judge agrees "
+                        "with expert grades (experts and admins).")
+            with gr.Row():
+                e_runs_btn = gr.Button("Refresh nightly runs")
+                e_run_id = gr.Textbox(label="Run id (empty: latest)")
+                e_report_btn = gr.Button("Show report", variant="primary")
+            e_runs = gr.Dataframe(headers=list(dashboard.RUN_HEADERS), label="Nightly runs", interactive=False)
+            e_report = gr.HTML(elem_id="nightly-report")
+            gr.Markdown("### Run browser")
+            with gr.Row():
+                e_folder = gr.Dropdown([], label="Eval run", allow_custom_value=True, scale=3)
+                e_folders_btn = gr.Button("Refresh")
+                e_cases_btn = gr.Button("Load cases")
+            e_caption = gr.Markdown()
+            e_cases = gr.Dataframe(headers=list(dashboard.CASE_HEADERS), label="Cases (click a row)",
+                                   interactive=False, wrap=True)
+            with gr.Row():
+                e_key = gr.Textbox(label="Case key", scale=3)
+                e_case_btn = gr.Button("Show case")
+            e_case = gr.Markdown()
+            gr.Markdown("### Judge vs expert agreement")
+            e_agree_btn = gr.Button("Compute agreement")
+            e_agree_caption = gr.Markdown()
+            e_agree = gr.Dataframe(headers=["criterion", "n", "abstained", "exact", "±1", "κ", "quadratic κ",
+                                            "Spearman ρ"], interactive=False)
+            e_runs_btn.click(on_runs, None, e_runs, api_name="nightly_runs")
+            e_report_btn.click(on_report, [e_run_id], e_report, api_name="nightly_report")
+            e_folders_btn.click(on_eval_runs, None, e_folder, api_name="eval_runs")
+            e_cases_btn.click(on_cases, [e_folder], [e_cases, e_caption], api_name="eval_cases")
+            e_cases.select(on_case_row, None, e_key, api_name=False)
+            e_case_btn.click(on_case, [e_folder, e_key], e_case, api_name="eval_case")
+            e_agree_btn.click(on_agreement, None, [e_agree, e_agree_caption], api_name="judge_agreement")
         with gr.Tab("Search"):
             with gr.Row():
                 query = gr.Textbox(label="Search", placeholder="documentaries about climate change", scale=4)
@@ -413,7 +485,7 @@ def build_demo(services: Services | None = None):
             k_find.click(on_documents, [k_collection, k_query], [k_docs, k_caption], api_name="documents")
             k_delete.click(on_delete, [k_collection, k_ids], k_deleted, api_name="delete")
             k_refresh.click(on_stats, [k_collection], [k_stats, k_sources], api_name="index_stats")
-        demo.load(on_load, None, [collection, signed_in, grading_tab, knowledge_tab], api_name=False)
+        demo.load(on_load, None, [collection, signed_in, grading_tab, evals_tab, knowledge_tab], api_name=False)
     return demo
 
 

@@ -17,6 +17,7 @@ from assistant.llm import FakeLLM
 from assistant.users import add_user
 from browser import launch_chromium, save_artifact, sync_playwright
 from evals.grading.records import Item, Passage
+from nightly_world import run_world, world_config
 
 REPLY = ("Deep Blue is a 2023 documentary about the ocean and the whales that cross it [1]. "
          "Tide Pools looks at the crabs of the ocean shore [2].")
@@ -36,6 +37,9 @@ class SlowFake(FakeLLM):
 @pytest.fixture
 def served(kbs, cairn_home):
     add_user("ada", "correct horse battery", "admin")
+    evals_home = cairn_home / "evals"
+    evals_home.mkdir(parents=True)
+    run_world(kbs, world_config(evals_home))  # a nightly run for the Evals tab
     services = app.Services(app.AppConfig(), llm=SlowFake(default=REPLY, logprob_tables=[supported()] * 400),
                             open_kb=kbs.__getitem__)
     store = services.grades()
@@ -105,10 +109,18 @@ def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
             page.locator("#pair-status").get_by_text("Saved comparison").wait_for(timeout=15_000)
             _shot(page, "grading", tmp_path)
 
-            for tab in ("Knowledge",):
-                page.get_by_role("tab", name=tab).click()
-                page.wait_for_timeout(500)
-                _shot(page, tab.lower(), tmp_path)
+            # evals: the latest nightly report, whole, for an admin
+            page.get_by_role("tab", name="Evals").click()
+            page.get_by_role("button", name="Show report").click()
+            frame = page.frame_locator("#nightly-report iframe")
+            frame.locator("#overview").wait_for(timeout=15_000)
+            assert "world-qa" in frame.locator("#overview").inner_text()
+            _shot(page, "evals", tmp_path)
+
+            page.get_by_role("tab", name="Knowledge").click()
+            page.get_by_role("button", name="Index statistics").click()
+            page.get_by_text("documents", exact=True).first.wait_for(timeout=15_000)
+            _shot(page, "knowledge", tmp_path)
         finally:
             browser.close()
     assert not errors, errors
