@@ -441,7 +441,7 @@ def build_demo(services: Services | None = None):
                 search_collection = gr.Dropdown(["catalog", "notes"], value="catalog", label="Collection")
                 mode = gr.Dropdown(["hybrid", "dense", "bm25"], value="hybrid", label="Retrieval")
             filters = gr.Textbox(label="Filters (one per line, e.g. year>=2020)", lines=2)
-            output = gr.Markdown()
+            output = gr.Markdown(elem_id="search-results")
             query.submit(on_search, [query, search_collection, mode, filters], output, api_name="search")
         with gr.Tab("Knowledge") as knowledge_tab:
             gr.Markdown("Upload catalog files (.jsonl, .json, .csv) or clinical notes (.jsonl, .txt, .md). "

@@ -121,6 +121,12 @@ def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
             page.get_by_role("button", name="Index statistics").click()
             page.get_by_text("documents", exact=True).first.wait_for(timeout=15_000)
             _shot(page, "knowledge", tmp_path)
+
+            page.get_by_role("tab", name="Search").click()
+            page.get_by_label("Search", exact=True).fill("whales in the ocean")
+            page.get_by_label("Search", exact=True).press("Enter")
+            page.locator("#search-results").get_by_text("Deep Blue").wait_for(timeout=15_000)
+            _shot(page, "search", tmp_path)
         finally:
             browser.close()
     assert not errors, errors
