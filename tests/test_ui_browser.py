@@ -22,6 +22,7 @@ from nightly_world import run_world, world_config
 REPLY = ("Deep Blue is a 2023 documentary about the ocean and the whales that cross it [1]. "
          "Tide Pools looks at the crabs of the ocean shore [2].")
 QUESTION = "Which documentaries are about the ocean?"
+SHOTS = os.environ.get("CAIRN_UI_SHOTS")  # read at import: the autouse fixture clears CAIRN_* variables
 
 
 class SlowFake(FakeLLM):
@@ -57,7 +58,7 @@ def served(kbs, cairn_home):
 
 
 def _shot(page, name: str, tmp_path: Path) -> None:
-    folder = Path(os.environ.get("CAIRN_UI_SHOTS") or tmp_path)
+    folder = Path(SHOTS or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ui-{name}.png"
     page.screenshot(path=str(path), full_page=True)
