@@ -33,7 +33,7 @@ def grade_pairs(store: GradeStore, judge: str | None = None) -> list[GradePair]:
         if len(known) != 1:
             raise CalibrationInputError(
                 f"{store.path}: {'no judge grades' if not known else 'several judges: ' + ', '.join(known)}; "
-                + ("store the judge's rubric grades under a grader named 'judge:<model>'" if not known
+                + ("let the judge grade the expert-graded items with `cairn grades judge`" if not known
                    else "choose one with --judge NAME"))
         judge = known[0]
     elif judge not in known:

@@ -1,10 +1,13 @@
-"""`cairn grades import|export|stats`: fill the expert grading queue, export grades as golden
-cases and preference pairs, and count what the grading database holds (evals/grading/)."""
+"""`cairn grades import|export|stats|judge`: fill the expert grading queue, export grades as
+golden cases and preference pairs, count what the grading database holds, and have the LLM judge
+grade the expert-graded items for calibration (evals/grading/)."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+from assistant.llm.cli_args import add_llm_arguments, llm_config_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +49,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--db", type=Path, metavar="PATH", help=db_help)
     stats.add_argument("--json", action="store_true", help="print the counts as JSON")
     stats.set_defaults(func=cmd_stats)
+
+    judge = sub.add_parser(
+        "judge", help="have the LLM judge grade the expert-graded items (for `cairn calibrate --grades-db`)",
+        description="Grade items with the rubric LLM judge (relevance, accuracy, completeness, clarity, overall "
+                    "1-5) and store the grades under the grader 'judge:<model>' (with --adapter, "
+                    "'judge:<model>+<adapter>'). By default only items an expert has graded, which is what "
+                    "calibration compares. Items this judge already graded are skipped, so a rerun judges only new "
+                    "ones. A reply that is not a valid verdict is an abstention: counted, not stored. Each grade "
+                    "records what the judge was sent and its raw reply.")
+    judge.add_argument("--limit", type=int, metavar="N", help="judge at most N items (default: all)")
+    judge.add_argument("--all", action="store_true", help="judge every item, not only the expert-graded ones")
+    judge.add_argument("--samples", type=int, default=1, metavar="K",
+                       help="judge calls per item, averaged and rounded (default: %(default)s; K > 1 needs "
+                            "--temperature > 0)")
+    judge.add_argument("--temperature", type=float, default=0.0, metavar="T",
+                       help="judge sampling temperature (default: %(default)s, greedy)")
+    judge.add_argument("--seed", type=int, default=0, help="seed of the first sample (default: %(default)s)")
+    judge.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    judge.add_argument("--db", type=Path, metavar="PATH", help=db_help)
+    add_llm_arguments(judge)
+    judge.set_defaults(func=cmd_judge)
 
 
 def open_existing_store(db: Path | None):
@@ -99,4 +123,30 @@ def cmd_stats(args: argparse.Namespace) -> int:
         width = max(map(len, counts))
         for name, value in counts.items():
             print(f"  {name:<{width}}  {value:>6}")
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from assistant.llm.config import load_llm
+
+    from .judging import check_sampling, judge_items, judge_name
+    from .records import GradingError
+
+    if args.limit is not None and args.limit < 0:
+        raise GradingError(f"--limit {args.limit} must be >= 0")
+    check_sampling(args.samples, args.temperature)  # before a model is loaded
+    store = open_existing_store(args.db)
+    llm = load_llm(llm_config_from_args(args))
+    try:
+        # A LoRA adapter makes a different judge: its grades must not be mixed with the base model's.
+        name = judge_name(llm.model_id + (f"+{Path(args.adapter).stem}" if args.adapter else ""))
+        report = judge_items(store, llm, only_expert_graded=not args.all, limit=args.limit,
+                             progress=not args.no_progress, judge=name, samples=args.samples,
+                             temperature=args.temperature, seed=args.seed)
+    finally:
+        llm.close()
+    print(report.line())
+    for item_id, reason in report.abstentions:
+        print(f"  abstained on item #{item_id}: {reason}")
+    print(f"next: cairn calibrate --grades-db {store.path} --judge {report.judge}")
     return 0
