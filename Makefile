@@ -15,7 +15,7 @@ export OMP_WAIT_POLICY := PASSIVE
 DEMO := knowledge/demo/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge docs clean help
+.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge nightly nightly-fast docs clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -74,6 +74,13 @@ serve: setup  ## serve the app without re-checking models or data
 
 bench-knowledge: setup models  ## ingest/query benchmark at N=200,000 generated items (README numbers)
 	$(BIN)/cairn bench knowledge
+
+nightly: setup models answer-model demo  ## the nightly eval (nightly.toml, full profile): history, gate, report; exit 1 on a failed gate
+	$(BIN)/cairn nightly --config nightly.toml
+
+nightly-fast: setup models demo  ## the CI-sized nightly (0.5B model, ~6 min on one core)
+	$(BIN)/cairn models pull qwen2.5-coder-0.5b
+	$(BIN)/cairn nightly --config nightly.toml --fast
 
 docs: setup  ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -c "import cli, pathlib; pathlib.Path('docs/cli.md').write_text(cli.render_cli_reference() + '\n')"
