@@ -149,8 +149,7 @@ def knowledge_ingest(services: Services, role: str, files: list | None, collecti
 
     paths = [getattr(f, "name", f) for f in files or []]
     try:
-        report = ingest_uploads(role, collection, paths, progress=progress, kb=services.kb(collection)
-                                if _is_admin(role) else None)
+        report = ingest_uploads(role, collection, paths, progress=progress, kb=_admin_kb(services, role, collection))
     except CairnError as exc:
         return [], [], f"**Error:** {exc}"
     services.knowledge_changed()
@@ -163,7 +162,7 @@ def knowledge_delete(services: Services, role: str, collection: str, ids: str) -
 
     doc_ids = [t for t in ids.replace(",", " ").split() if t]
     try:
-        result = delete_documents(role, collection, doc_ids, kb=services.kb(collection) if _is_admin(role) else None)
+        result = delete_documents(role, collection, doc_ids, kb=_admin_kb(services, role, collection))
     except CairnError as exc:
         return f"**Error:** {exc}"
     services.knowledge_changed()
@@ -174,7 +173,7 @@ def knowledge_documents(services: Services, role: str, collection: str, query: s
     from knowledge.admin import list_documents
 
     try:
-        listing = list_documents(role, collection, query or "", kb=services.kb(collection) if _is_admin(role) else None)
+        listing = list_documents(role, collection, query or "", kb=_admin_kb(services, role, collection))
     except CairnError as exc:
         return [], f"**Error:** {exc}"
     return listing.to_rows(), listing.caption()
@@ -184,17 +183,18 @@ def knowledge_stats(services: Services, role: str, collection: str) -> tuple[lis
     from knowledge.admin import index_statistics
 
     try:
-        stats = index_statistics(role, collection, kb=services.kb(collection) if _is_admin(role) else None)
+        stats = index_statistics(role, collection, kb=_admin_kb(services, role, collection))
     except CairnError as exc:
         return [["error", str(exc)]], []
     return stats.to_rows(), stats.source_rows()
 
 
-def _is_admin(role: str) -> bool:
-    """Open an index only for an admin: the admin functions check again and refuse the rest."""
+def _admin_kb(services: Services, role: str, collection: str):
+    """The shared index, opened only for an admin (the admin functions check the role again and
+    refuse the rest before touching anything): None for everyone else."""
     from assistant.roles import ROLES, can_admin
 
-    return role in ROLES and can_admin(role)
+    return services.kb(collection) if role in ROLES and can_admin(role) else None
 
 
 # --- the page ----------------------------------------------------------------------------------
