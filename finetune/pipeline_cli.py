@@ -21,10 +21,18 @@ ConfigT = typing.TypeVar("ConfigT", SFTConfig, DPOConfig)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One flag per dataclass field of `cls`; fields without a default are required flags."""
+    """One flag per dataclass field of `cls`; fields without a default are required flags.
+    A field whose metadata says `positional` becomes a positional argument instead (a tuple
+    field takes one or more values)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         kind = hints[f.name]
+        if f.metadata.get("positional"):
+            many = typing.get_origin(kind) is tuple
+            parser.add_argument(f.name, metavar=f.name.upper().rstrip("S") if many else f.name.upper(),
+                                nargs="+" if many else None, type=typing.get_args(kind)[0] if many else kind,
+                                help=f.metadata.get("help", ""))
+            continue
         flag = "--" + f.name.replace("_", "-")
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         spec: dict[str, Any] = {"dest": f.name, "help": f.metadata.get("help", "")}

@@ -154,6 +154,20 @@ class Int8Linear(QuantLinear):
     def from_linear(cls, linear: nn.Linear, config: Int8Config = Int8Config()) -> "Int8Linear":
         return cls(linear, config)
 
+    @classmethod
+    def from_codes(cls, mode: str, buffers: dict[str, torch.Tensor],
+                   bias: torch.Tensor | None = None) -> "Int8Linear":
+        """Rebuild a layer from saved codes (the buffers `state_dict()` holds: qweight plus absmax,
+        or scale and zero_point), without quantizing anything again."""
+        Int8Config(mode)                                             # validates the mode
+        layer = cls.__new__(cls)
+        out_features, in_features = buffers["qweight"].shape
+        QuantLinear.__init__(layer, in_features, out_features, bias)
+        layer.mode = mode
+        for name in ("qweight", "absmax") if mode == "absmax" else ("qweight", "scale", "zero_point"):
+            layer.register_buffer(name, buffers[name])
+        return layer
+
     def dequantize_weight(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if self.mode == "absmax":
             return absmax_dequantize(self.qweight, self.absmax, dtype)

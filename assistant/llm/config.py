@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -123,7 +123,7 @@ class LLMConfig:
 def load_llm(config: LLMConfig | None = None) -> ChatLLM:
     """Build the backend `config` names. Heavy libraries are imported here, per backend, so
     `import assistant.llm` stays cheap and a missing llama-cpp-python only matters to its users."""
-    config = config or LLMConfig()
+    config = route_registered_build(config or LLMConfig())
     if config.backend == "openai":
         from assistant.llm.openai_compat import OpenAICompatLLM
 
@@ -135,6 +135,37 @@ def load_llm(config: LLMConfig | None = None) -> ChatLLM:
     from assistant.llm.llamacpp import LlamaCppLLM
 
     return LlamaCppLLM.from_config(config)
+
+
+def route_registered_build(config: LLMConfig) -> LLMConfig:
+    """A fine-tuned build that `cairn gate` registered names how it is served (the `build.serve`
+    key of its registry entry, finetune/builds.py): a peft adapter runs on backend hf over its
+    base, a transformers or nf4/int8 folder on backend hf (llama.cpp cannot open it), a GGUF on
+    either backend. Catalogue names, paths and unregistered names pass through unchanged."""
+    from knowledge.models_catalogue import catalogue_names
+    from knowledge.models_registry import get_entry
+
+    if config.backend == "openai" or config.model in catalogue_names() or Path(config.model).expanduser().exists():
+        return config
+    try:
+        entry = get_entry(config.model)
+    except Exception:  # an unreadable registry is reported by resolve_model, with its fix
+        return config
+    serve = (entry.extra.get("build") or {}).get("serve") if entry is not None else None
+    if not isinstance(serve, dict):
+        return config
+    if "base" in serve:  # an adapter: load its base with the adapter on top
+        if config.adapter:
+            raise LLMConfigError(f"{config.model!r} is a registered adapter build; drop --adapter "
+                                 f"({config.adapter!r}), or pass the base model with --adapter instead")
+        from knowledge.home import models_dir
+
+        base = Path(serve["base"])
+        base = base if base.is_absolute() else models_dir() / base
+        return replace(config, backend="hf", model=str(base), adapter=str(entry.abspath))
+    if serve.get("backend") == "hf" and config.backend == "llamacpp":
+        return replace(config, backend="hf")
+    return config
 
 
 def model_fingerprint(path: Path) -> str:

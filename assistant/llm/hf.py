@@ -53,8 +53,13 @@ def load_model_and_tokenizer(path: Path, *, dtype: Dtype = "float32") -> tuple[A
         dtype = "bfloat16" if cpu_has_fast_bf16() and not extra else "float32"
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **extra)
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype),
-                                                     **extra)
+        if (path / "quantization.json").is_file():  # an nf4/int8 build of `cairn quantize`
+            from finetune.quantize import load_quantized
+
+            model = load_quantized(path, getattr(torch, dtype))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype),
+                                                         **extra)
     except (OSError, ValueError) as exc:
         raise LLMError(f"transformers could not load a causal LM from {path}: {exc}; pass a model folder "
                        "(config.json + weights) or a .gguf file, e.g. `cairn models pull smollm2-135m`") from exc
