@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import bcrypt
 
 from assistant.roles import check_role
+from knowledge.atomic import write_atomic
 from knowledge.errors import CairnError
 
 USERS_NAME = "users.json"
@@ -109,23 +109,8 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def _write(path: Path, users: list[dict[str, Any]]) -> None:
-    data = json.dumps({"schema": SCHEMA, "users": users}, indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    write_atomic(path, json.dumps({"schema": SCHEMA, "users": users}, indent=1, ensure_ascii=False) + "\n",
+                 mode=0o600)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import sys
 
 from finetune.gate import GateConfig
 from finetune.merge import MergeRunConfig
-from finetune.pipeline_cli import add_config_arguments, config_from_args
+from finetune.pipeline_cli import add_config_commands, config_from_args
 from finetune.quantize import QuantizeConfig
 
 
@@ -71,9 +71,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
          "parity, and optionally golden-set scores. Prints a verdict table; on pass registers the build in "
          "$CAIRN_HOME/models/registry.json so `cairn ask --model NAME` serves it. Exit status 1 on fail."),
     )
-    for name, cls, func, help_text, description in commands:
-        parser = subparsers.add_parser(name, help=help_text, description=description)
-        add_config_arguments(parser, cls)
-        if name == "gate":
-            parser.add_argument("--json", action="store_true", help="also print the report as JSON")
-        parser.set_defaults(func=func)
+    parsers = add_config_commands(subparsers, commands)
+    parsers["gate"].add_argument("--json", action="store_true", help="also print the report as JSON")

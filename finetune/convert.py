@@ -24,13 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from knowledge.atomic import staged_dir
 from knowledge.errors import CairnError
 from knowledge.home import models_dir
 from knowledge.models import resolve_model
@@ -145,9 +144,7 @@ def convert_gguf(gguf: Path, out: Path, *, model_id: str, force: bool = False,
     started = time.perf_counter()
     model, tokenizer = load_gguf(gguf, progress=progress)
     strip_gguf_quantizer(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_dir(out) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         st = gguf.stat()
@@ -159,11 +156,6 @@ def convert_gguf(gguf: Path, out: Path, *, model_id: str, force: bool = False,
                        chat_template=getattr(tokenizer, "chat_template", None),
                        seconds=round(time.perf_counter() - started, 2))
         (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return TrainableBase(out, model_id, record["source"]["sha256"], gguf, converted_now=True)
 
 

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from finetune.sft import OutputExistsError, arg_help
+from knowledge.atomic import staged_dir
 from knowledge.errors import CairnError
 
 PROVENANCE = "provenance.json"
@@ -128,7 +127,6 @@ class MergeResult:
 def adapter_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What merging needs to know of an adapter folder: its config, recorded base, and hash."""
     from finetune.merging import MergeConfigError
-
     from knowledge.models_assemble import artifact_digest
 
     folder = Path(path)
@@ -154,9 +152,8 @@ def adapter_record(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def resolve_base(spec: str, records: Sequence[dict[str, Any]]) -> Any:
     """The adapters' base as a TrainableBase; refuses adapters trained on different bases."""
-    from finetune.merging import MergeConfigError
-
     from finetune.convert import trainable_base
+    from finetune.merging import MergeConfigError
 
     hashes = {r["base"].get("sha256") for r in records} - {None, ""}
     if len(hashes) > 1:
@@ -255,9 +252,9 @@ def max_abs_diff(a: Sequence[Any], b: Sequence[Any]) -> float:
 def apply_merge(cfg: MergeRunConfig, peft_model: Any, names: Sequence[str],
                 sequences: Sequence[Sequence[int]]) -> tuple[Any, ParityReport]:
     """(the merged plain model, its parity against the unmerged adapters). Consumes peft_model."""
-    from finetune.merging import MergeConfigError
-
     import torch
+
+    from finetune.merging import MergeConfigError
 
     lambdas = cfg.linear_weights()
     reference = unmerged_logits(peft_model, names, lambdas, sequences) if lambdas else None
@@ -307,17 +304,10 @@ def merge_adapters(cfg: MergeRunConfig) -> MergeResult:
                    dtype=cfg.dtype, parameters=sum(p.numel() for p in model.parameters()),
                    chat_template=getattr(tokenizer, "chat_template", None),
                    seconds=round(time.perf_counter() - started, 2))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_dir(out) as staging:
         model.to(getattr(torch, cfg.dtype)).save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return MergeResult(out, parity, record)
 
 

@@ -91,8 +91,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
          "The reference log-probs come from the base model with the adapter disabled, computed once and "
          "stored in --out. Same artifacts as `cairn sft`."),
     )
+    for parser in add_config_commands(subparsers, commands).values():
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_config_commands(subparsers: argparse._SubParsersAction,
+                        commands: tuple[tuple[str, type, Any, str, str], ...]) -> dict[str, argparse.ArgumentParser]:
+    """One subcommand per (name, config class, handler, help, description), its flags derived
+    from the config (add_config_arguments); returns the parsers by name for extra flags."""
+    parsers = {}
     for name, cls, func, help_text, description in commands:
         parser = subparsers.add_parser(name, help=help_text, description=description)
         add_config_arguments(parser, cls)
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         parser.set_defaults(func=func)
+        parsers[name] = parser
+    return parsers

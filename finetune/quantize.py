@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from finetune.sft import OutputExistsError, arg_help
+from knowledge.atomic import staged_dir
 from knowledge.errors import CairnError
 
 FORMATS = ("nf4", "int8", "gguf-q8_0", "gguf-q4_0", "gguf-q4_k_m", "gguf-f16")
@@ -255,10 +254,8 @@ def quantize(cfg: QuantizeConfig) -> QuantizeResult:
     out = Path(cfg.out) if cfg.out else default_out(src.model_id, cfg.format)
     if out.exists() and any(out.iterdir()) and not cfg.force:
         raise OutputExistsError(f"{out} already holds a build; pass --force to replace it, or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     started = time.perf_counter()
-    try:
+    with staged_dir(out) as staging:
         if cfg.format.startswith("gguf-"):
             artifact_name, details = _gguf_build(src.path, staging, cfg)
         else:
@@ -273,11 +270,6 @@ def quantize(cfg: QuantizeConfig) -> QuantizeResult:
         if artifact_name.endswith(".gguf"):
             record["sha256"] = artifact_digest(staging / artifact_name, progress=False)
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     artifact = out / artifact_name if artifact_name else out
     return QuantizeResult(out, artifact, cfg.format, record["size_bytes"], record)
 

@@ -42,6 +42,22 @@ NOTES = [
      "text": "Patient reports knee pain after a fall. Started ibuprofen 400 mg PO TID."},
 ]
 RAW = VerifierConfig(judge_calibration="none")
+# A golden set over this world (DESIGN.md §2 format) for the eval-runner and nightly tests.
+GOLDEN_CASES = [
+    {"id": "t-1", "collection": "catalog", "question": "documentaries about the ocean",
+     "reference_answer": "Deep Blue is a documentary about the ocean.", "relevant_ids": ["d1", "d2"],
+     "answerable": True, "tags": ["semantic", "filter"], "filters": {"type": "documentary"}},
+    {"id": "t-2", "collection": "catalog", "question": "Which series is about nurses in a hospital?",
+     "reference_answer": "Night Shift is about nurses in a city hospital.", "relevant_ids": {"s3": 2},
+     "answerable": True, "tags": ["factual"], "filters": {"type": "series"}},
+    {"id": "t-3", "collection": "catalog", "question": "podcasts about knitting",
+     "reference_answer": "The catalog has no information about knitting.", "relevant_ids": [],
+     "answerable": False, "tags": ["unanswerable"]},
+    {"id": "t-4", "collection": "notes", "question": "What medications were started for pt_0001?",
+     "reference_answer": "Azithromycin 500 mg PO daily.", "relevant_ids": ["note_0001"],
+     "answerable": True, "tags": ["medications"], "filters": {"patient_id": "pt_0001"}},
+]
+
 
 
 def _ingest(root: Path, collection: str, rows: list[dict]) -> KnowledgeBase:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent_world import RAW, supported
+from agent_world import GOLDEN_CASES, RAW, supported
 
 from assistant.agent import Agent
 from assistant.llm import FakeLLM
@@ -17,20 +17,9 @@ from evals.nightly.outcome import NightlyOutcome
 from evals.nightly.run import run_nightly
 from evals.runner import agent_config
 
-CASES = [
-    {"id": "t-1", "collection": "catalog", "question": "documentaries about the ocean",
-     "reference_answer": "Deep Blue is a documentary about the ocean.", "relevant_ids": ["d1", "d2"],
-     "answerable": True, "tags": ["semantic", "filter"], "filters": {"type": "documentary"}},
-    {"id": "t-2", "collection": "catalog", "question": "Which series is about nurses in a hospital?",
-     "reference_answer": "Night Shift is about nurses in a city hospital.", "relevant_ids": {"s3": 2},
-     "answerable": True, "tags": ["factual"], "filters": {"type": "series"}},
-    {"id": "t-3", "collection": "catalog", "question": "podcasts about knitting <b>&amp; yarn</b>",
-     "reference_answer": "The catalog has no information about knitting.", "relevant_ids": [],
-     "answerable": False, "tags": ["unanswerable"]},
-    {"id": "t-4", "collection": "notes", "question": "What medications were started for pt_0001?",
-     "reference_answer": "Azithromycin 500 mg PO daily.", "relevant_ids": ["note_0001"],
-     "answerable": True, "tags": ["medications"], "filters": {"patient_id": "pt_0001"}},
-]
+# The runner's golden cases, with markup in one question: the report must show it as text.
+CASES = [{**c, "question": "podcasts about knitting <b>&amp; yarn</b>"} if c["id"] == "t-3" else c
+         for c in GOLDEN_CASES]
 # The prompt holds the sources too, so the cues are tried in an order no source can confuse.
 GOOD = {"knitting": "I cannot find anything about knitting in the catalog.",
         "medications": "Azithromycin 500 mg PO daily was started [1].",

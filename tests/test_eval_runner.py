@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from agent_world import GOLDEN_CASES as CASES
 from agent_world import RAW, supported
 
 from assistant.agent import Agent
@@ -20,20 +21,6 @@ from evals.metrics.correctness import correctness
 from evals.results import ResultsFile, ResumeError, sample_from_record
 from evals.runner import agent_config, default_metrics, run_eval
 
-CASES = [
-    {"id": "t-1", "collection": "catalog", "question": "documentaries about the ocean",
-     "reference_answer": "Deep Blue is a documentary about the ocean.", "relevant_ids": ["d1", "d2"],
-     "answerable": True, "tags": ["semantic", "filter"], "filters": {"type": "documentary"}},
-    {"id": "t-2", "collection": "catalog", "question": "Which series is about nurses in a hospital?",
-     "reference_answer": "Night Shift is about nurses in a city hospital.", "relevant_ids": {"s3": 2},
-     "answerable": True, "tags": ["factual"], "filters": {"type": "series"}},
-    {"id": "t-3", "collection": "catalog", "question": "podcasts about knitting",
-     "reference_answer": "The catalog has no information about knitting.", "relevant_ids": [],
-     "answerable": False, "tags": ["unanswerable"]},
-    {"id": "t-4", "collection": "notes", "question": "What medications were started for pt_0001?",
-     "reference_answer": "Azithromycin 500 mg PO daily.", "relevant_ids": ["note_0001"],
-     "answerable": True, "tags": ["medications"], "filters": {"patient_id": "pt_0001"}},
-]
 EXTRACT = {"id": "x-1", "collection": "notes", "task": "extract", "note_id": "note_0001", "tags": ["progress"],
            "expected_fields": {"symptoms": ["cough"], "vitals": {}, "imaging": [],
                                "medications": [{"name": "azithromycin", "dose": "500 mg", "route": "PO",

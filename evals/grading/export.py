@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import Any, Literal
+
+from knowledge.atomic import write_atomic
 
 from .records import Item, Passage, RubricGrade, is_judge, now
 from .store import GradeStore
@@ -178,31 +178,17 @@ def provenance_path(out: Path) -> Path:
     return out.with_name(out.name + ".provenance.json")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write(store: GradeStore, out: Path, kind: str, lines: list[dict[str, Any]], records: list[dict[str, Any]],
            skipped: Counter, settings: dict[str, Any]) -> ExportReport:
     from knowledge.provenance import git_commit
 
     data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8")
-    _atomic_write(out, data)
+    write_atomic(out, data, mode=0o600)
     side = provenance_path(out)
     stamp = {"schema": "cairn.grades.export/1", "kind": kind, "db": str(store.path.resolve()),
              "output": out.name, "output_sha256": hashlib.sha256(data).hexdigest(), "written": len(lines),
              "skipped": dict(skipped), "settings": settings, "db_counts": store.counts(role=EXPORT_ROLE),
              "git_commit": git_commit(), "time": now(),
              "records": [{"line": n, **record} for n, record in enumerate(records, start=1)]}
-    _atomic_write(side, (json.dumps(stamp, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_atomic(side, json.dumps(stamp, indent=1, ensure_ascii=False) + "\n", mode=0o600)
     return ExportReport(out, side, len(lines), dict(skipped))
