@@ -269,8 +269,7 @@ class Agent:
             from assistant.tools.extract_note import extraction_answer  # the answer IS the extraction
 
             return extraction_answer(result, on_piece)
-        history = conversation.history()[-2 * self.config.history_turns:] if conversation and \
-            self.config.history_turns else []
+        history = conversation.history(self.config.history_turns) if conversation else []
         embedder = self.kb(step.plan.route).embedder if result.hits else None
         answer = answer_question(self.llm, question, result.hits, history=history, verify=self.config.verify,
                                  policy=self.config.policy, stream_callback=on_piece,

@@ -31,7 +31,7 @@ class ChatSession:
     (question, collection, filters, role, model, answer dict, and its logged ChatTurn)."""
 
     messages: list[dict[str, str]] = field(default_factory=list)
-    conversation: Conversation = field(default_factory=lambda: Conversation(max_turns=3))
+    conversation: Conversation = field(default_factory=Conversation)
     last: dict[str, Any] | None = None
 
 

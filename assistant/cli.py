@@ -113,7 +113,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     agent = build_agent(args)
-    conversation = Conversation(max_turns=3)
+    conversation = Conversation()
     show_trace = args.show_trace
     print(f"cairn chat — role {args.role}, model {agent.llm.model_id}. /reset, /trace, /quit.")
     try:
@@ -128,7 +128,7 @@ def _chat(args: argparse.Namespace) -> int:
             if question in ("/quit", "/exit"):
                 return 0
             if question == "/reset":
-                conversation = Conversation(max_turns=3)
+                conversation = Conversation()
                 print("(conversation forgotten)")
                 continue
             if question == "/trace":

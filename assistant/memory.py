@@ -17,8 +17,8 @@ or invents constraints), so the rewrite is done on the typed plan instead:
                     turn (the agent fetches it with get_item).
     otherwise     a new topic: the plan stands as parsed.
 
-The history given to the answer model is the last `max_turns` question/answer pairs, so the
-prompt stays short on a CPU.
+The history given to the answer model is the last `AgentConfig.history_turns` question/answer
+pairs (the one knob for it), so the prompt stays short on a CPU.
 """
 from __future__ import annotations
 
@@ -69,11 +69,6 @@ class Conversation:
     """The memory of one chat session (the CLI's REPL, one UI session)."""
 
     turns: list[Turn] = field(default_factory=list)
-    max_turns: int = 3
-
-    def __post_init__(self) -> None:
-        if self.max_turns < 0:
-            raise ValueError(f"max_turns={self.max_turns} must be >= 0 (0: no history sent to the model)")
 
     def add(self, turn: Turn) -> None:
         self.turns.append(turn)
@@ -82,10 +77,12 @@ class Conversation:
     def last(self) -> Turn | None:
         return self.turns[-1] if self.turns else None
 
-    def history(self) -> list[dict[str, str]]:
-        """The last max_turns exchanges as chat messages for the answer model."""
+    def history(self, turns: int) -> list[dict[str, str]]:
+        """The last `turns` exchanges as chat messages for the answer model (0: none)."""
+        if turns < 0:
+            raise ValueError(f"turns={turns} must be >= 0 (0: no history sent to the model)")
         messages: list[dict[str, str]] = []
-        for turn in self.turns[-self.max_turns:] if self.max_turns else []:
+        for turn in self.turns[-turns:] if turns else []:
             messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]
         return messages
 

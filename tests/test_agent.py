@@ -10,8 +10,9 @@ import pytest
 
 from assistant.agent import Agent, AgentConfig, AgentError, route_tool
 from assistant.llm import FakeLLM
-from assistant.memory import Conversation
+from assistant.memory import Conversation, Turn
 from assistant.prompts import REFUSAL_TEXT
+from assistant.query import understand
 from assistant.roles import ACCESS_DENIED_TEXT, RoleError
 from assistant.tools.base import ToolContext
 from agent_world import TODAY, make_agent, supported
@@ -152,6 +153,18 @@ def test_follow_up_narrows_the_previous_sources(kbs) -> None:
     answer_call = [c for c in agent.llm.calls if c.kind == "stream"][-1]
     contents = [m["content"] for m in answer_call.messages]
     assert "documentaries about the ocean" in contents
+
+
+def test_history_turns_is_the_one_limit_on_what_the_model_sees(kbs) -> None:
+    conversation = Conversation()
+    for i in range(3):
+        conversation.add(Turn(f"question {i}", understand(f"question {i}", today=TODAY), f"answer {i}"))
+    assert [m["content"] for m in conversation.history(2)] == ["question 1", "answer 1", "question 2", "answer 2"]
+    assert conversation.history(0) == []
+    agent, _ = make_agent(kbs, role="user", history_turns=1)
+    agent.ask("documentaries about the ocean", conversation=conversation)
+    contents = [m["content"] for m in [c for c in agent.llm.calls if c.kind == "stream"][-1].messages]
+    assert "question 2" in contents and "question 1" not in contents
 
 
 def test_elliptical_follow_up_keeps_the_topic_and_changes_a_constraint(kbs) -> None:
