@@ -274,6 +274,81 @@ def cited_qa_examples(chunks: Iterable[Chunk], *, per_item: int = 2, refusal_sha
     return examples
 
 
+PAIR_KINDS = ("uncited", "wrong-fact", "over-refusal")
+
+
+def cited_preference_pairs(chunks: Iterable[Chunk], *, refusal_share: float = 0.15, seed: int = 0,
+                           limit: int | None = None, created: str | None = None) -> list[PreferencePair]:
+    """Synthetic DPO pairs over the same prompts as `cited_qa_examples` (inference layout, one
+    source): `chosen` is the cited answer the passage supports (or the refusal, when the passage
+    is about another item), `rejected` one of the failures the citation verifier and the golden
+    set punish, drawn in turn (PAIR_KINDS):
+
+        uncited       the chosen answer with its [n] markers removed
+        wrong-fact    the same template answered with another item's fact (year, genres,
+                      creators or description) under this title, still citing [1]
+        over-refusal  the refusal sentence, although the passage answers the question
+        (refusal cases) chosen = the refusal; rejected = the shown item's facts passed off
+                      as the asked item's, cited — a confident hallucination
+
+    A stand-in for expert pairs (evals/grading/export.py writes those in the same format):
+    no human judged these, `source` says so (`synthetic:dpo:<kind>:<doc_id>`)."""
+    from assistant.citations import remove_markers
+    from assistant.prompts import REFUSAL_TEXT, build_messages
+
+    if not 0.0 <= refusal_share < 1.0:
+        raise TrainingDataError(f"need 0 <= refusal_share < 1, got {refusal_share}")
+    rng = random.Random(seed)
+    created = created or dt.date.today().isoformat()
+    items = [c for c in chunks if c.metadata.get("chunk_index", 0) == 0 and _qa_pairs(c)]
+    rng.shuffle(items)
+    items = items[:limit] if limit else items
+    if len(items) < 2:
+        raise TrainingDataError("synthetic preference pairs need at least two catalog items (wrong facts and "
+                                "refusals borrow from another item); ingest a catalog first")
+
+    def borrowed(question: str, title: str, other: Chunk) -> str | None:
+        """`other`'s answer to the same template question, told about `title`."""
+        o = other.metadata["title"]
+        for q, a in _qa_pairs(other):
+            if q.replace(o, title) == question:
+                return a.replace(o, title)
+        return None
+
+    pairs = []
+    for i, chunk in enumerate(items):
+        title = chunk.metadata["title"]
+        question, answer = rng.choice(_qa_pairs(chunk))
+        other = items[(i + 1 + rng.randrange(len(items) - 1)) % len(items)]
+        if rng.random() < refusal_share:
+            fake = borrowed(question, title, other)
+            if fake and fake != answer:
+                pairs.append(PreferencePair(tuple(build_messages(question, [other])), REFUSAL_TEXT, fake,
+                                            f"synthetic:dpo:refusal:{chunk.doc_id}:{other.doc_id}", created))
+                continue
+        kind = PAIR_KINDS[i % len(PAIR_KINDS)]
+        rejected = {"uncited": remove_markers(answer), "over-refusal": REFUSAL_TEXT}.get(kind) \
+            or borrowed(question, title, other)
+        if not rejected or rejected == answer:
+            kind, rejected = "uncited", remove_markers(answer)
+        pairs.append(PreferencePair(tuple(build_messages(question, [chunk])), answer, rejected,
+                                    f"synthetic:dpo:{kind}:{chunk.doc_id}", created))
+    return pairs
+
+
+def knowledge_base_pairs(collection: str = "catalog", **kwargs: Any) -> list[PreferencePair]:
+    """`cited_preference_pairs` over the indexed collection of this CAIRN_HOME."""
+    from knowledge.index import KnowledgeBase
+
+    if collection != "catalog":
+        raise TrainingDataError(f"synthetic preference pairs are generated from catalog items, not {collection!r}")
+    kb = KnowledgeBase(collection)
+    try:
+        return cited_preference_pairs(kb.store.iter_chunks(), **kwargs)
+    finally:
+        kb.close()
+
+
 def knowledge_base_examples(collection: str = "catalog", **kwargs: Any) -> list[SFTExample]:
     """`cited_qa_examples` over the indexed collection of this CAIRN_HOME."""
     from knowledge.index import KnowledgeBase

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from finetune.data import (
-    IGNORE_INDEX, EncodedChat, PreferencePair, TrainingDataError, encode_pair, load_preference_jsonl, pad_batch,
-    records_sha256,
+    IGNORE_INDEX, EncodedChat, PreferencePair, TrainingDataError, encode_pair, knowledge_base_pairs,
+    load_preference_jsonl, pad_batch, records_sha256,
 )
 from finetune.sft import (
     KB_PREFIX, Job, SFTConfig, TrainResult, TrainingConfigError, arg_help, fit_length, forward_on_targets, pad_id,
@@ -42,7 +42,9 @@ REFERENCE_FILE = "reference_logps.pt"
 
 @dataclass(frozen=True)
 class DPOConfig(SFTConfig):
-    """One DPO run: the SFT settings plus β. `data` are preference-pair JSONL files."""
+    """One DPO run: the SFT settings plus β. `data` are preference-pair JSONL files, or kb:catalog
+    for synthetic pairs from the index (data.cited_preference_pairs: the cited answer over an
+    uncited, wrong-fact or over-refusing one)."""
 
     lr: float = field(default=5e-5, metadata=arg_help("peak learning rate of AdamW (DPO wants less than SFT)"))
     beta: float = field(default=0.1, metadata=arg_help("DPO beta: how strongly the policy is held to the reference"))
@@ -51,10 +53,6 @@ class DPOConfig(SFTConfig):
         super().__post_init__()
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise TrainingConfigError(f"invalid beta={self.beta!r}; DPO needs beta > 0, 0.1 is the usual start")
-        kb = [d for d in self.data if d.startswith(KB_PREFIX)]
-        if kb:
-            raise TrainingConfigError(f"DPO trains on preference pairs, not {kb[0]!r}; pass JSONL files with "
-                                      "prompt/chosen/rejected/source/created")
 
 
 def sequence_logps_of(model: Any, rows: Sequence[EncodedChat], pad: int) -> Any:
@@ -103,7 +101,10 @@ def stored_reference(out: Path, key: dict[str, Any], compute: Callable[[], Any])
 def load_pairs(cfg: DPOConfig) -> tuple[list[PreferencePair], dict[str, int]]:
     pairs, counts = [], {}
     for source in cfg.data:
-        part = load_preference_jsonl(source)
+        if source.startswith(KB_PREFIX):
+            part = knowledge_base_pairs(source[len(KB_PREFIX):], seed=cfg.seed, limit=cfg.kb_items or None)
+        else:
+            part = load_preference_jsonl(source)
         counts[source] = len(part)
         pairs += part
     return pairs, counts

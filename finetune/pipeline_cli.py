@@ -87,7 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
          "$CAIRN_HOME/models/<name>-hf. Writes the peft adapter, loss.csv/loss.png, checkpoints and "
          "provenance.json into --out."),
         ("dpo", DPOConfig, cmd_dpo, "preference-tune a LoRA adapter with DPO",
-         "Direct Preference Optimization on preference pairs (JSONL prompt/chosen/rejected/source/created). "
+         "Direct Preference Optimization on preference pairs (JSONL prompt/chosen/rejected/source/created, e.g. "
+         "from `cairn grades export --preferences`), or kb:catalog for synthetic pairs from the index (the cited "
+         "answer over an uncited, wrong-fact or over-refusing one). To continue from an SFT adapter, "
+         "`cairn merge` it first and pass the merged folder as --base. "
          "The reference log-probs come from the base model with the adapter disabled, computed once and "
          "stored in --out. Same artifacts as `cairn sft`."),
     )

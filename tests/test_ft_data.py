@@ -172,6 +172,40 @@ def test_refusal_examples_show_another_item_and_cite_nothing():
         assert '<source id="1">' in e.messages[-2]["content"]
 
 
+def test_synthetic_preference_pairs_prefer_the_cited_supported_answer():
+    from assistant.prompts import REFUSAL_TEXT, build_messages
+    from finetune.data import cited_preference_pairs, parse_preference
+
+    pairs = cited_preference_pairs(CHUNKS, refusal_share=0.0, seed=0, created="2026-11-22")
+    assert len(pairs) == 3                                                  # one per item
+    kinds = {p.source.split(":")[2] for p in pairs}
+    assert kinds <= {"uncited", "wrong-fact", "over-refusal"} and len(kinds) >= 2
+    for p in pairs:
+        assert parse_preference(p.to_json()) == p                           # TRL format round-trips
+        doc_id = p.source.rsplit(":", 1)[-1]
+        chunk = next(c for c in CHUNKS if c.doc_id == doc_id)
+        question = p.prompt[-1]["content"].rsplit("Question: ", 1)[-1]
+        assert list(p.prompt) == build_messages(question, [chunk])          # the inference prompt
+        assert p.chosen.endswith("[1].") and p.chosen != p.rejected
+        kind = p.source.split(":")[2]
+        if kind == "uncited":
+            assert p.rejected == p.chosen.replace(" [1]", "")
+        elif kind == "over-refusal":
+            assert p.rejected == REFUSAL_TEXT
+        else:
+            assert "[1]" in p.rejected and chunk.metadata["title"] in p.rejected
+    refusals = [p for p in cited_preference_pairs(CHUNKS, refusal_share=0.99, seed=2, created="2026-11-22")
+                if p.source.startswith("synthetic:dpo:refusal:")]
+    assert refusals
+    for p in refusals:
+        asked, shown = p.source.split(":")[3:]
+        assert asked != shown and p.chosen == REFUSAL_TEXT and "[1]" in p.rejected
+        shown_title = next(c.metadata["title"] for c in CHUNKS if c.doc_id == shown)
+        assert shown_title in p.prompt[-1]["content"]                       # the passage is the other item's
+    assert cited_preference_pairs(CHUNKS, seed=0, created="2026-11-22") == \
+        cited_preference_pairs(CHUNKS, seed=0, created="2026-11-22")        # deterministic
+
+
 def test_knowledge_base_examples_come_from_the_indexed_catalog(cairn_home: Path):
     from knowledge.docstore import DocStore
     from knowledge.home import index_dir

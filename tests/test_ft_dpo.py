@@ -111,5 +111,19 @@ def test_artifacts_match_sft(setup):
 def test_dpo_settings_are_checked(setup):
     with pytest.raises(TrainingConfigError, match="beta=0.0"):
         setup(beta=0.0)
-    with pytest.raises(TrainingConfigError, match="kb:catalog"):
-        setup(data=("kb:catalog",))
+
+
+
+def test_kb_catalog_draws_synthetic_pairs_from_the_index(setup, monkeypatch):
+    import finetune.dpo as dpo
+
+    seen = {}
+
+    def fake_pairs(collection, **kwargs):
+        seen.update(collection=collection, **kwargs)
+        return ["pair"] * 3
+
+    monkeypatch.setattr(dpo, "knowledge_base_pairs", fake_pairs)
+    cfg = dpo.DPOConfig(base="unused", data=("kb:catalog",), out="unused", kb_items=40, seed=7)
+    assert dpo.load_pairs(cfg) == (["pair"] * 3, {"kb:catalog": 3})
+    assert seen == {"collection": "catalog", "seed": 7, "limit": 40}
