@@ -15,7 +15,7 @@ export OMP_WAIT_POLICY := PASSIVE
 DEMO := knowledge/demo/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge nightly nightly-fast docs clean help
+.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge bench-train nightly nightly-fast docs clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -81,6 +81,10 @@ nightly: setup models answer-model demo  ## the nightly eval (nightly.toml, full
 nightly-fast: setup models demo  ## the CI-sized nightly (0.5B model, ~6 min on one core)
 	$(BIN)/cairn models pull qwen2.5-coder-0.5b
 	$(BIN)/cairn nightly --config nightly.toml --fast
+
+bench-train: setup models  ## memory and step time: full fine-tune vs LoRA vs NF4 QLoRA (README numbers)
+	$(BIN)/cairn models pull smollm2-135m qwen2.5-coder-0.5b
+	$(BIN)/python -m finetune.bench_train --bf16 --repeats 3
 
 docs: setup  ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -c "import cli, pathlib; pathlib.Path('docs/cli.md').write_text(cli.render_cli_reference() + '\n')"
