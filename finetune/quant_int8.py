@@ -87,6 +87,24 @@ def zeropoint_dequantize(q: torch.Tensor, scale: torch.Tensor, zero_point: torch
 
 # -- the frozen quantized Linear ---------------------------------------------------------------
 
+class _DequantLinear(torch.autograd.Function):
+    """y = x Ŵᵀ + b with Ŵ dequantized in forward and again in backward. Plain F.linear would
+    make autograd keep the dense Ŵ of every layer until backward (QLoRA then peaked above
+    LoRA in memory); here only the module (its 4/8-bit buffers) is kept, as bitsandbytes does.
+    The codes and bias are frozen buffers, so only x gets a gradient: ∂L/∂x = ∂L/∂y · Ŵ."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bias: torch.Tensor | None, module: "QuantLinear") -> torch.Tensor:
+        ctx.module, ctx.dtype = module, x.dtype
+        with torch.no_grad():
+            return F.linear(x, module.dequantize_weight(x.dtype), bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        weight = ctx.module.dequantize_weight(ctx.dtype)  # (out, in)
+        return grad.to(ctx.dtype) @ weight, None, None    # (..., out) @ (out, in) → (..., in)
+
+
 class QuantLinear(nn.Module):
     """A Linear whose weight is stored quantized in buffers (never trained) and dequantized
     on every forward: y = x Ŵᵀ + b. Subclasses store their codes and implement
@@ -107,6 +125,8 @@ class QuantLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x (..., in) → (..., out); compute in x's dtype (bf16 is ~4× faster than fp32 on AVX512-BF16).
         bias = None if self.bias is None else self.bias.to(x.dtype)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _DequantLinear.apply(x, bias, self)
         return F.linear(x, self.dequantize_weight(x.dtype), bias)
 
     def to_linear(self) -> nn.Linear:

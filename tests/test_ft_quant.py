@@ -233,3 +233,16 @@ def test_nf4_linear_matches_bitsandbytes_linear4bit():
 def test_int8_config_rejects_unknown_mode():
     with pytest.raises(QuantizationError, match="'minmax'"):
         Int8Config("minmax")
+
+
+def test_quant_linear_backward_keeps_codes_not_a_dense_weight():
+    torch.manual_seed(0)
+    layer = NF4Linear.from_linear(nn.Linear(256, 128), NF4Config())
+    w_hat = layer.dequantize_weight()
+    x = torch.randn(3, 256, requires_grad=True)
+    saved: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = layer(x)
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.ones(3, 128) @ w_hat, atol=1e-5)    # ∂/∂x of Σ x Ŵᵀ = 1 Ŵ
+    assert not any(t.numel() == w_hat.numel() for t in saved)                # no dense Ŵ (or Ŵᵀ) kept
