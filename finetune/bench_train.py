@@ -29,13 +29,11 @@ step (allocator and oneDNN caches), then `--steps` timed steps on random token i
              pages count only once touched.)
     time     median of the timed steps (forward + backward + AdamW step + zero_grad).
 
-What the first run showed (benchmarks/results/train-2026-11-22.json): our scratch QLoRA peaks
-*above* LoRA with a bf16 base, and steps slower. `QuantLinear.forward` dequantizes and calls
-F.linear, which saves the dequantized weight for the backward pass — so during a step every
-projection exists densely as well as in NF4, and the 4-bit base saves storage between steps but
-not peak memory. bitsandbytes' MatMul4Bit instead saves the codes and dequantizes again in
-backward; a torch.autograd.Function doing the same in QuantLinear would remove the dense
-copies (at the cost of a second dequantization per step).
+What the first run showed: our scratch QLoRA peaked *above* LoRA, because QuantLinear's forward
+let F.linear save each dequantized weight for backward (every projection dense again during a
+step). QuantLinear now runs through an autograd Function that keeps the codes and dequantizes
+again in backward, as bitsandbytes' MatMul4Bit does; the rerun has QLoRA below LoRA in peak RSS
+(at the cost of a second dequantization per step).
 
 Rounds interleave: round i runs the methods rotated by i (full, lora, qlora → lora, qlora,
 full → …), so slow drift of a shared machine hits every method; with --repeats > 1 a row
