@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ from knowledge.bench import bench_suites, percentile
 from knowledge.errors import CairnError
 from knowledge.provenance import ROOT, stamp
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium")  # Debian's; the browser tests use it too
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 # Page clock of the Enter press, and of the first answer text after it.

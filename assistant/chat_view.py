@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.answer import FLAG_TEXT, Answer
 from assistant.citations import MARKER_RE, parse_numbers
-from assistant.render import source_label
+from assistant.render import cited_offsets, source_label
 
 NO_ANSWER_TITLE = "No answer in the sources"
 UNVERIFIED_NOTE = "(unverified: its sources do not support it)"
@@ -65,12 +65,9 @@ def source_cards(answer: Answer) -> list[SourceCard]:
     for citation in sorted(answer.citations, key=lambda c: c.n):
         chunk = answer.chunks[citation.n - 1]
         meta = chunk.metadata
-        offset = chunk.span[0]
-        start = min(max(0, citation.span[0] - offset), len(chunk.text))
-        end = min(max(start, citation.span[1] - offset), len(chunk.text))
         facts = ", ".join(str(meta[k]) for k in ("note_type", "patient_id", "date", "section") if meta.get(k))
         cards.append(SourceCard(citation.n, str(meta.get("title") or source_label(chunk)), str(meta.get("type") or ""),
-                                str(meta.get("year") or ""), facts, chunk.doc_id, chunk.text, (start, end),
+                                str(meta.get("year") or ""), facts, chunk.doc_id, chunk.text, cited_offsets(chunk, citation.span),
                                 citation.score))
     return cards
 

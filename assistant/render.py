@@ -30,12 +30,18 @@ def answer_json(answer: Answer) -> str:
     return json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2, default=str)
 
 
+def cited_offsets(chunk: Chunk, span: tuple[int, int]) -> tuple[int, int]:
+    """A citation's document span as [start, end) offsets inside its chunk's text, clamped to it."""
+    start = min(max(0, span[0] - chunk.span[0]), len(chunk.text))
+    return start, min(max(start, span[1] - chunk.span[0]), len(chunk.text))
+
+
 def cited_quote(answer: Answer, n: int) -> str:
     """The supporting passage of citation n: its span cut out of the chunk's text."""
     citation = next(c for c in answer.citations if c.n == n)
     chunk = answer.chunks[n - 1]
-    start, end = citation.span[0] - chunk.span[0], citation.span[1] - chunk.span[0]
-    return chunk.text[max(0, start):max(0, end)].strip()
+    start, end = cited_offsets(chunk, citation.span)
+    return chunk.text[start:end].strip()
 
 
 def source_label(chunk: Chunk) -> str:

@@ -4,15 +4,13 @@ test failure naming the fix, not a skip: CI installs both (`pip install playwrig
 `apt-get install chromium`), and `playwright install` is never needed."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+from assistant.bench_ui import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for tests and `cairn bench ui`
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
