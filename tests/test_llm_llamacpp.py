@@ -40,6 +40,8 @@ def test_defaults_follow_the_design() -> None:
     ({"temperature": -0.1}, r"temperature=-0.1 must be in \[0, 2\]"),
     ({"dtype": "fp8"}, "dtype='fp8'"),
     ({"prompt_cache_mb": 0}, "prompt_cache_mb=0"),
+    ({"prompt_block": 24}, "prompt_block=24 must be a multiple of 16"),
+    ({"prompt_block": 256, "n_ctx": 128, "max_tokens": 64}, r"in 16..n_ctx \(128\)"),
 ])
 def test_config_rejects_bad_values_naming_them(fields: dict, match: str) -> None:
     with pytest.raises(LLMConfigError, match=match):
@@ -158,10 +160,38 @@ def test_prompt_beyond_the_context_window_is_a_clear_error(smollm_path: Path) ->
 @pytest.mark.slow
 def test_prompt_cache_gives_the_same_answers(smollm, smollm_path: Path) -> None:
     cached = load_llm(LLMConfig(model=str(smollm_path), n_threads=1, n_ctx=2048, max_tokens=32,
-                                prompt_cache=True, prompt_cache_mb=64))
+                                prompt_cache=True, prompt_cache_mb=64, prompt_block=16))
     other = [{"role": "user", "content": "What is a xenomorph?"}]
     answers = [cached.chat(q).text for q in (QUESTION, other, QUESTION)]  # the 3rd restores a cached state
+    assert cached._states is not None and len(cached._states) == 2
     assert answers == [smollm.chat(QUESTION).text, smollm.chat(other).text, smollm.chat(QUESTION).text]
+
+
+@pytest.mark.slow
+def test_answers_and_scores_do_not_depend_on_what_ran_before(smollm_path: Path) -> None:
+    """Bit-identical, not approximately equal: prompts are evaluated in aligned blocks and only
+    whole blocks are reused (prefix_cache.py), so any history gives the same floats on any CPU.
+    A small block makes the shared system-prompt head span several reused blocks."""
+    from assistant.prompts import judge_messages
+
+    def fresh():
+        return load_llm(LLMConfig(model=str(smollm_path), n_threads=1, n_ctx=2048, max_tokens=24, prompt_block=16))
+
+    claim = judge_messages("Alien is a film about a creature on a spaceship.", [(1, "Alien (film, 1979): a "
+                           "crew meets a deadly creature aboard the spaceship Nostromo.")])
+    other_claim = judge_messages("Alien is a comedy.", [(1, "Alien (film, 1979): a crew meets a deadly creature "
+                                 "aboard the spaceship Nostromo.")])
+    labels = ["SUPPORTED", "UNSUPPORTED"]
+    first = fresh()
+    alone = (first.chat(QUESTION).text, first.token_logprob_of(claim, labels))
+    first.close()
+    busy = fresh()  # a reload, then other work that leaves a shared prefix in the KV cache
+    busy.chat([{"role": "user", "content": "Name a famous science fiction film about a robot."}])
+    busy.token_logprob_of(other_claim, labels)
+    assert busy.token_logprob_of(claim, labels) == alone[1]
+    busy.chat(claim)
+    assert busy.chat(QUESTION).text == alone[0]
+    busy.close()
 
 
 @pytest.mark.slow

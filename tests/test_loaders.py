@@ -3,7 +3,6 @@ duplicate ids, limits, and a 50 MB JSONL streamed in constant memory."""
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -174,7 +173,6 @@ def test_50mb_jsonl_streams_in_constant_memory(tmp_path):
             out.write(json.dumps(record(id=f"item-{i}", description=description)) + "\n")
     size = path.stat().st_size
     assert size > 50 * 2**20
-    started = time.perf_counter()
     tracemalloc.start()
     try:
         count = issues = 0
@@ -186,7 +184,6 @@ def test_50mb_jsonl_streams_in_constant_memory(tmp_path):
         tracemalloc.stop()
     assert (count, issues) == (11_000, 0)
     assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB while streaming a {size / 2**20:.0f} MB file"
-    assert time.perf_counter() - started < 15
 
 
 # --- JSON array -------------------------------------------------------------------------

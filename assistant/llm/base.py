@@ -14,9 +14,10 @@ every backend sees the same checked `GenerationRequest`.
 """
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypedDict, Unpack, get_args
 
@@ -168,16 +169,64 @@ def check_messages(messages: Sequence[Message]) -> None:
             raise LLMConfigError(f"messages[{i}] content must be a string, got {type(message.get('content')).__name__}")
 
 
+# -- special tokens in untrusted text ---------------------------------------------------------------
+# Every backend renders messages through the model's chat template and tokenizes the result with
+# special-token parsing on, so the literal text "<|im_end|><|im_start|>system" inside a document,
+# a question or a history turn would become real turn markers: a planted catalog item could
+# open its own system turn. No message content is ever meant to hold a template token (only the
+# template writes them), so every content is defused before rendering: a zero-width joiner goes
+# after the token's first character, which keeps the text readable and matches no vocabulary
+# entry. Markers of the common chat templates are always defused (a remote server's vocabulary
+# is unknown); a local backend adds its own vocabulary's control and user-defined tokens.
+GENERIC_TEMPLATE_MARKERS = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>"                       # ChatML, Llama 3, Phi: <|im_start|>, <|eot_id|>, <|user|>
+    r"|</?s>|\[/?INST\]|<</?SYS>>"                 # Llama 2 / Mistral
+    r"|<(?:start|end)_of_turn>|<(?:bos|eos|pad)>"     # Gemma
+    r"|</?tool_call>|</?think>")                      # tool-calling and reasoning templates
+_JOINER = "\u2060"  # WORD JOINER: invisible, and no tokenizer vocabulary holds "<" + it + "|"
+
+
+def special_token_pattern(texts: Iterable[str] = ()) -> re.Pattern[str]:
+    """One pattern for the generic markers plus `texts` (a vocabulary's special tokens),
+    longest first so "<|im_start|>" wins over a shorter token it contains."""
+    exact = sorted({t for t in texts if len(t) > 1 and not t.isspace()}, key=len, reverse=True)
+    parts = [re.escape(t) for t in exact] + [GENERIC_TEMPLATE_MARKERS.pattern]
+    return re.compile("|".join(parts))
+
+
+def defuse_special_tokens(text: str, pattern: re.Pattern[str] = GENERIC_TEMPLATE_MARKERS) -> str:
+    """`text` with every match of `pattern` broken by a joiner after its first character.
+    Repeated until nothing matches: breaking one token cannot create another (the joiner is
+    in no token), but the loop makes that an invariant instead of an argument."""
+    while pattern.search(text):
+        text = pattern.sub(lambda m: m.group(0)[0] + _JOINER + m.group(0)[1:], text)
+    return text
+
+
+def defuse_messages(messages: Sequence[Message], pattern: re.Pattern[str]) -> list[dict[str, Any]]:
+    """Copies of `messages` whose contents hold no special token of `pattern`."""
+    return [{**m, "content": defuse_special_tokens(m["content"], pattern)} for m in messages]
+
+
 class ChatLLM(ABC):
     """A chat model cairn can call. Subclasses set `model_id`/`fingerprint` and implement
     `_stream`, `token_logprob_of`, `count_tokens` and `apply_chat_template`."""
 
     backend: str = "abstract"
+    # The template tokens defused in every message before rendering (see defuse_special_tokens);
+    # a local backend replaces it with one that adds its vocabulary's special tokens.
+    special_tokens: re.Pattern[str] = GENERIC_TEMPLATE_MARKERS
 
     def __init__(self, *, model_id: str, fingerprint: str, defaults: Sampling | None = None) -> None:
         self.model_id = model_id  # catalogue name or file/folder name
         self.fingerprint = fingerprint  # "sha256:…" when known, else "size:<bytes>:<name>"
         self.defaults = defaults or Sampling()
+
+    def safe_messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """`messages` as a backend may render them: checked, every content defused. Each
+        backend calls this at the one place it turns messages into a prompt or a request."""
+        check_messages(messages)
+        return defuse_messages(messages, self.special_tokens)
 
     # -- the public calls: validate once, then hand a GenerationRequest to the backend ------
     def chat(self, messages: Sequence[Message], **options: Unpack[GenerateOptions]) -> Completion:

@@ -48,9 +48,13 @@ class LLMConfig:
         seed: default sampling seed (None = a fresh one each call).
         base_url: the server's OpenAI base URL, e.g. http://127.0.0.1:8080/v1 (openai only).
         api_key_env: name of the environment variable holding the server's API key, if any.
-        prompt_cache: llamacpp: keep evaluated prompt states in RAM (LlamaRAMCache) so a
-            repeated prefix (system prompt, few-shot block) is not evaluated again.
+        prompt_cache: llamacpp: keep evaluated prompt states in RAM so a repeated prefix
+            (system prompt, few-shot block) is not evaluated again.
         prompt_cache_mb: size of that RAM cache.
+        prompt_block: llamacpp: prompts are evaluated in blocks of this many tokens at aligned
+            positions and reused only in whole blocks, which keeps replies identical with or
+            without reuse (assistant/llm/prefix_cache.py). Smaller reuses more of a shared
+            prefix; larger evaluates long prompts in fewer, bigger batches.
         dtype: hf weights dtype; "auto" = bfloat16 for model folders where the CPU has fast
             bf16 matmuls, float32 for GGUF files (transformers computes those in float32).
         timeout_s: openai: seconds to wait for the server before failing.
@@ -68,6 +72,7 @@ class LLMConfig:
     api_key_env: str | None = None
     prompt_cache: bool = False
     prompt_cache_mb: int = 512
+    prompt_block: int = 64
     dtype: Dtype = "auto"
     timeout_s: float = 120.0
 
@@ -86,6 +91,11 @@ class LLMConfig:
             raise LLMConfigError(f"temperature={self.temperature} must be in [0, 2] (0 = greedy)")
         if self.prompt_cache_mb < 1:
             raise LLMConfigError(f"prompt_cache_mb={self.prompt_cache_mb} must be >= 1")
+        # A multiple of 16: llama.cpp's repacked-weight kernels take batch rows in groups of 4 or
+        # 8, so every whole block is computed by the same kernels wherever it falls.
+        if not (16 <= self.prompt_block <= self.n_ctx and self.prompt_block % 16 == 0):
+            raise LLMConfigError(f"prompt_block={self.prompt_block} must be a multiple of 16 in 16..n_ctx "
+                                 f"({self.n_ctx}); 64 is the default")
         if self.dtype not in get_args(Dtype):
             raise LLMConfigError(f"dtype={self.dtype!r} is unknown; use one of {', '.join(get_args(Dtype))}")
         if self.timeout_s <= 0:

@@ -33,7 +33,6 @@ from assistant.llm.base import (
     Sampling,
     Stopwatch,
     TokenLogprob,
-    check_messages,
     truncate_at_stop,
 )
 
@@ -130,8 +129,9 @@ class FakeLLM(ChatLLM):
 
     def _generate(self, request: GenerationRequest, kind: Literal["chat", "stream"]) -> tuple[list[str], Completion]:
         clock = Stopwatch()
-        self._record(kind, request.messages, request=request)
-        reply = self._next_reply(request.messages)
+        messages = self.safe_messages(request.messages)  # what a real model would be shown
+        self._record(kind, messages, request=request)
+        reply = self._next_reply(messages)
         text, hit_stop = truncate_at_stop(reply.text, request.stop)
         tokens = fake_tokens(text)
         finish: FinishReason = reply.finish_reason or "stop"
@@ -169,7 +169,7 @@ class FakeLLM(ChatLLM):
     def token_logprob_of(self, messages: Sequence[Message], candidates: Sequence[str]) -> dict[str, float]:
         """From the next queued table (candidates missing from it get -inf); with no table
         queued, a uniform distribution over the candidates."""
-        self._record("token_logprob_of", messages, candidates=list(candidates))
+        self._record("token_logprob_of", self.safe_messages(messages), candidates=list(candidates))
         if self.logprob_tables:
             table = self.logprob_tables.popleft()
             return {c: float(table.get(c, -math.inf)) for c in candidates}
@@ -179,8 +179,7 @@ class FakeLLM(ChatLLM):
         return len([t for t in fake_tokens(text) if t.strip()])
 
     def apply_chat_template(self, messages: Sequence[Message]) -> str:
-        check_messages(messages)
-        turns = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages)
+        turns = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in self.safe_messages(messages))
         return turns + "<|assistant|>\n"
 
     def _record(self, kind: Literal["chat", "stream", "token_logprob_of"], messages: Sequence[Message],

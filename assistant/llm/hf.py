@@ -34,7 +34,7 @@ from assistant.llm.base import (
     Stopwatch,
     TokenLogprob,
     candidate_token_ids,
-    check_messages,
+    special_token_pattern,
 )
 from assistant.llm.config import Dtype, LLMConfig, local_model_path, model_fingerprint
 
@@ -101,6 +101,9 @@ class HFLLM(ChatLLM):
                  defaults: Sampling | None = None) -> None:
         super().__init__(model_id=model_id, fingerprint=fingerprint, defaults=defaults)
         self.model, self.tokenizer = model, tokenizer
+        # The tokenizer splits every added token out of plain text, special or not.
+        added = [token.content for token in getattr(tokenizer, "added_tokens_decoder", {}).values()]
+        self.special_tokens = special_token_pattern([*tokenizer.all_special_tokens, *added])
         eos = model.generation_config.eos_token_id
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids: set[int] = set(eos) if isinstance(eos, list) else {eos}
@@ -252,8 +255,7 @@ class HFLLM(ChatLLM):
         return len(self._tokenize_plain(text)) if text else 0
 
     def apply_chat_template(self, messages: Sequence[Message]) -> str:
-        check_messages(messages)
-        return self.tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False,
+        return self.tokenizer.apply_chat_template(self.safe_messages(messages), tokenize=False,
                                                   add_generation_prompt=True)
 
 

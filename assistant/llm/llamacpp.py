@@ -8,7 +8,10 @@ packaged GGUF models 6-10x faster than transformers on CPU at a fifth of the mem
                           asks for logprobs (it keeps n_ctx × vocab floats of logits)
 
 One `Llama` is not thread-safe (DESIGN.md §6), so every call holds `self._lock`; a stream
-holds it until it is exhausted or closed. The prompt is rendered by our own
+holds it until it is exhausted or closed. Prompts are evaluated in aligned blocks and only
+whole blocks of an earlier prompt are reused, from the live KV cache or (prompt_cache) a RAM
+cache of saved states, so a reply never depends on what ran before (prefix_cache.py). Every
+message is defused of the vocabulary's special tokens before rendering (base.py). The prompt is rendered by our own
 `Jinja2ChatFormatter` over the GGUF's chat template (ChatML when the file has none), used
 both for generation and for `apply_chat_template`/`token_logprob_of`, so the three always
 agree. `token_logprob_of` needs no logits_all: it evaluates the prompt once, reads the last
@@ -47,10 +50,11 @@ from assistant.llm.base import (
     Stopwatch,
     TokenLogprob,
     candidate_token_ids,
-    check_messages,
     parse_logprobs,
+    special_token_pattern,
 )
 from assistant.llm.config import LLMConfig, local_model_path, model_fingerprint
+from assistant.llm.prefix_cache import StateCache, reusable_prefix
 
 _PARAMS_PATCH_LOCK = threading.Lock()
 
@@ -83,6 +87,17 @@ def _without_extra_buffer_types() -> Iterator[None]:
             module.llama_cpp.llama_model_default_params = original
 
 
+def vocabulary_special_tokens(llama: Any) -> list[str]:
+    """The text of every control and user-defined token in the model's vocabulary: what the
+    tokenizer turns into a single special token when it meets the text in a prompt
+    (<|im_start|>, <|endoftext|>, <tool_call>, …). One pass over the vocabulary at load."""
+    import llama_cpp
+
+    special = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+    model = llama._model
+    return [model.token_get_text(i) for i in range(llama.n_vocab()) if model.token_get_attr(i) & special]
+
+
 # Used when a GGUF carries no chat template; every model in our catalogue has one.
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -109,7 +124,7 @@ class LlamaCppLLM(ChatLLM):
     backend = "llamacpp"
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int = 1, seed: int | None = 0,
-                 adapter: str | Path | None = None, prompt_cache_mb: int | None = None,
+                 adapter: str | Path | None = None, prompt_cache_mb: int | None = None, prompt_block: int = 64,
                  extra_buffers: bool | None = None, model_id: str | None = None, fingerprint: str | None = None,
                  defaults: Sampling | None = None) -> None:
         path = find_gguf(Path(model_path))
@@ -117,30 +132,36 @@ class LlamaCppLLM(ChatLLM):
                          defaults=defaults)
         if adapter is not None:
             self.fingerprint += f"+lora:{model_fingerprint(Path(adapter))}"
-        self.path, self.n_ctx, self.n_threads = path, n_ctx, n_threads
+        self.path, self.n_ctx, self.n_threads, self.prompt_block = path, n_ctx, n_threads, prompt_block
+        # Prompts are evaluated in blocks of prompt_block tokens at aligned positions, so that a
+        # reused prefix never changes the result (prefix_cache.py says why).
         self._options: dict[str, Any] = {
             "model_path": str(path), "n_ctx": n_ctx, "n_threads": n_threads, "n_threads_batch": n_threads,
+            "n_batch": prompt_block, "n_ubatch": prompt_block,
             "seed": 0 if seed is None else seed, "verbose": False,
             **({"lora_path": str(adapter)} if adapter is not None else {}),
         }
-        self._prompt_cache_mb = prompt_cache_mb
+        self._states = StateCache(prompt_cache_mb << 20, prompt_block) if prompt_cache_mb else None
+        self._evaluated: dict[int, list[int]] = {}  # id(Llama) -> the prompt its KV cache holds
         self._extra_buffers = extra_buffers  # None: off when the wheel has AMX (module docstring)
         self._lock = threading.Lock()
         self._llama: Any = self._load(logits_all=False)
         self._llama_logits: Any = None  # the logits_all twin, loaded on demand
         self._formatter = self._make_formatter()
         self._llama.chat_handler = self._formatter.to_chat_handler()
+        self.special_tokens = special_token_pattern(vocabulary_special_tokens(self._llama))
 
     @classmethod
     def from_config(cls, config: LLMConfig) -> LlamaCppLLM:
         model_id, path = local_model_path(config.model)
         return cls(path, n_ctx=config.n_ctx, n_threads=config.threads, seed=config.seed, adapter=config.adapter,
                    prompt_cache_mb=config.prompt_cache_mb if config.prompt_cache else None,
+                   prompt_block=config.prompt_block,
                    model_id=model_id, defaults=config.sampling)
 
     def _load(self, *, logits_all: bool) -> Any:
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
         except ImportError as exc:
             raise LLMError(
                 "backend=llamacpp needs llama-cpp-python: `pip install -c constraints.txt llama-cpp-python==0.3.36` "
@@ -160,8 +181,6 @@ class LlamaCppLLM(ChatLLM):
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"llama.cpp could not load {self.path}: {exc}; check the file "
                            f"(`cairn models pull {self.model_id} --verify`) and n_ctx={self.n_ctx}") from exc
-        if self._prompt_cache_mb:
-            llama.set_cache(LlamaRAMCache(capacity_bytes=self._prompt_cache_mb << 20))
         return llama
 
     def _make_formatter(self) -> Any:
@@ -190,7 +209,7 @@ class LlamaCppLLM(ChatLLM):
     # -- generation -----------------------------------------------------------------------------
     def _arguments(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
         args: dict[str, Any] = {
-            "messages": [dict(m) for m in request.messages], "max_tokens": request.max_tokens,
+            "messages": self.safe_messages(request.messages), "max_tokens": request.max_tokens,
             "temperature": request.temperature, "stop": list(request.stop), "seed": request.seed,
             # No repetition penalty: the handler's default (1.1) would make llama.cpp answers
             # differ from the same model on transformers or a server.
@@ -211,7 +230,8 @@ class LlamaCppLLM(ChatLLM):
             llama = self._llama_for(request)
             clock = Stopwatch()
             self._reset_perf(llama)
-            response = self._call(llama, request, stream=False)
+            with self._evaluation(llama):
+                response = self._call(llama, request, stream=False)
             perf = self._perf(llama)
         choice, usage = response["choices"][0], response["usage"]
         n_out = int(usage["completion_tokens"])
@@ -236,20 +256,21 @@ class LlamaCppLLM(ChatLLM):
             pieces: list[str] = []
             logprobs: list[TokenLogprob] = []
             finish = "length"
-            for chunk in self._call(llama, request, stream=True):
-                choice = chunk["choices"][0]
-                text = choice["delta"].get("content") or ""
-                step = parse_logprobs(choice.get("logprobs")) if request.logprobs is not None else None
-                finish = choice.get("finish_reason") or finish
-                if text:
-                    clock.tick()
-                    pieces.append(text)
-                    logprobs.extend(step or [])
-                    yield Delta(text, token_logprobs=step)
+            with self._evaluation(llama):  # the stream evaluates the prompt at its first chunk
+                for chunk in self._call(llama, request, stream=True):
+                    choice = chunk["choices"][0]
+                    text = choice["delta"].get("content") or ""
+                    step = parse_logprobs(choice.get("logprobs")) if request.logprobs is not None else None
+                    finish = choice.get("finish_reason") or finish
+                    if text:
+                        clock.tick()
+                        pieces.append(text)
+                        logprobs.extend(step or [])
+                        yield Delta(text, token_logprobs=step)
             perf = self._perf(llama)
             text = "".join(pieces)
-            # The stream carries no usage; count the prompt as the chat handler tokenizes it.
-            prompt = self._prompt_ids(llama, self.apply_chat_template(request.messages))
+            # The stream carries no usage; the prompt is what _call tokenized, as the handler does.
+            prompt = self._evaluated.get(id(llama), [])
             n_out = len(logprobs) if request.logprobs is not None else self.count_tokens(text)
         completion = Completion(
             text=text, finish_reason=_finish(finish), prompt_tokens=len(prompt), completion_tokens=n_out,
@@ -259,21 +280,48 @@ class LlamaCppLLM(ChatLLM):
         yield Delta("", completion=completion)
 
     def _call(self, llama: Any, request: GenerationRequest, *, stream: bool) -> Any:
-        # Evaluate every prompt from an empty KV cache. Reusing the previous prompt's common
-        # prefix changes the float rounding of the logits, and with a small model that flips
-        # greedy tokens: the same note extracted twice gave different diagnoses. Reset, the
-        # same request gives the same reply whatever ran before (evals do not depend on case
-        # order). The cost is small here: the verifier's scoring calls already overwrite the
-        # cache between two answers. An opt-in RAM prompt cache (prompt_cache) trades this back.
-        if self._prompt_cache_mb is None:
-            llama.reset()
+        # Only whole aligned blocks of an earlier prompt are reused (prefix_cache.py): the same
+        # request gives the same reply whatever ran before, so evals do not depend on case order.
+        prompt = self._prompt_ids(llama, self.apply_chat_template(request.messages))
+        self._keep_reusable_prefix(llama, prompt)
+        return llama.create_chat_completion(**self._arguments(request, stream=stream))
+
+    @contextmanager
+    def _evaluation(self, llama: Any) -> Iterator[None]:
+        """Around one request on `llama`: llama.cpp's errors as ours; after a failure (or a
+        stream closed early) its KV cache is no longer known to hold the prompt, so it is
+        forgotten; after a success the state goes to the RAM cache (prompt_cache only)."""
         try:
-            return llama.create_chat_completion(**self._arguments(request, stream=stream))
-        except ValueError as exc:
-            if "context window" in str(exc):
+            yield
+        except BaseException as exc:
+            self._evaluated.pop(id(llama), None)
+            if isinstance(exc, ValueError) and "context window" in str(exc):
                 raise LLMContextError(f"{exc} (n_ctx={self.n_ctx}); raise n_ctx in the LLM config or send less "
                                       "context (fewer retrieved chunks, shorter history)") from exc
-            raise LLMError(f"llama.cpp rejected the request to {self.model_id}: {exc}") from exc
+            if isinstance(exc, ValueError):
+                raise LLMError(f"llama.cpp rejected the request to {self.model_id}: {exc}") from exc
+            raise
+        self._save_state(llama)
+
+    def _keep_reusable_prefix(self, llama: Any, prompt: list[int]) -> None:
+        """Cut `llama`'s KV cache to the whole blocks it shares with `prompt`, first restoring a
+        saved state from the RAM cache when that covers more; the caller evaluates the rest.
+        From here on the cache is taken to hold `prompt` (a failed call forgets it)."""
+        reuse = reusable_prefix(self._evaluated.get(id(llama), ()), prompt, self.prompt_block)
+        if self._states is not None and llama is self._llama:
+            state, cached = self._states.best(prompt)
+            if cached > reuse:
+                llama.load_state(state)
+                reuse = cached
+        llama.n_tokens = reuse  # llama-cpp-python reuses exactly the n_tokens that still match
+        self._evaluated[id(llama)] = prompt
+
+    def _save_state(self, llama: Any) -> None:
+        """Keep the state after a finished request in the RAM cache (prompt_cache only)."""
+        prompt = self._evaluated.get(id(llama))
+        if self._states is not None and llama is self._llama and prompt:
+            state = llama.save_state()
+            self._states.put(prompt, state, int(state.llama_state_size))
 
     @staticmethod
     def _reset_perf(llama: Any) -> None:
@@ -313,11 +361,11 @@ class LlamaCppLLM(ChatLLM):
         return scores
 
     def _eval_prompt(self, llama: Any, prompt: list[int]) -> np.ndarray:
-        """Evaluate `prompt`, reusing the KV cache for the prefix already evaluated (a verifier
-        scores many claims behind one instruction), and return the next-token log-probs."""
-        cached = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt)
-        llama.n_tokens = min(cached, len(prompt) - 1)  # re-evaluate >= 1 token to get fresh logits
-        llama.eval(prompt[llama.n_tokens:])
+        """Evaluate `prompt`, reusing the whole blocks already evaluated (a verifier scores many
+        claims behind one instruction), and return the next-token log-probs."""
+        self._keep_reusable_prefix(llama, prompt)
+        with self._evaluation(llama):
+            llama.eval(prompt[llama.n_tokens:])
         return self._last_logprobs(llama)
 
     @staticmethod
@@ -341,8 +389,7 @@ class LlamaCppLLM(ChatLLM):
         return len(self._llama_for(None).tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
 
     def apply_chat_template(self, messages: Sequence[Message]) -> str:
-        check_messages(messages)
-        return self._formatter(messages=[dict(m) for m in messages]).prompt
+        return self._formatter(messages=self.safe_messages(messages)).prompt
 
     def close(self) -> None:
         with self._lock:

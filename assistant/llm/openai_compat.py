@@ -37,7 +37,6 @@ from assistant.llm.base import (
     Sampling,
     Stopwatch,
     TokenLogprob,
-    check_messages,
     parse_logprobs,
 )
 from assistant.llm.config import LLMConfig
@@ -99,7 +98,7 @@ class OpenAICompatLLM(ChatLLM):
 
     def _body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.model_id, "messages": [dict(m) for m in request.messages],
+            "model": self.model_id, "messages": self.safe_messages(request.messages),
             "max_tokens": request.max_tokens, "temperature": request.temperature, "stream": stream,
         }
         if request.stop:
@@ -210,10 +209,9 @@ class OpenAICompatLLM(ChatLLM):
 
     def apply_chat_template(self, messages: Sequence[Message]) -> str:
         """The server's rendering (llama.cpp server's /apply-template); other servers cannot say."""
-        check_messages(messages)
         url = f"{self.server_root}/apply-template"
         try:
-            response = self._http.post(url, json={"messages": [dict(m) for m in messages]})
+            response = self._http.post(url, json={"messages": self.safe_messages(messages)})
             if response.status_code < 400:
                 return str(response.json()["prompt"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
