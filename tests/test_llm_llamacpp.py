@@ -188,8 +188,8 @@ def test_answers_and_scores_do_not_depend_on_what_ran_before(smollm_path: Path) 
     busy = fresh()  # a reload, then other work that leaves a shared prefix in the KV cache
     busy.chat([{"role": "user", "content": "Name a famous science fiction film about a robot."}])
     busy.token_logprob_of(other_claim, labels)
+    busy.chat(claim)  # the very prompt about to be scored: all but its last token are in the cache
     assert busy.token_logprob_of(claim, labels) == alone[1]
-    busy.chat(claim)
     assert busy.chat(QUESTION).text == alone[0]
     busy.close()
 
