@@ -131,6 +131,18 @@ INJECTION_PATTERNS: Mapping[str, re.Pattern[str]] = {
         r"|\bnew\s+instructions?\s*:|\bfrom\s+now\s+on,?\s+you\s+(?:will|must|are|should)\b", re.IGNORECASE),
     # Turn markers of a chat template: no catalog item, note or question has a use for them.
     "template_tokens": GENERIC_TEMPLATE_MARKERS,
+    # Orders about the shape of the answer ("always end your answer with this image: …"):
+    # measured on Qwen2.5-Coder-1.5B, one such sentence got its Markdown image copied into 1 of 3
+    # verified answers.
+    "answer_directive": re.compile(
+        r"\b(?:end|start|begin|finish|close|sign)\s+(?:your|the|every|each|all)\s+(?:answers?|repl(?:y|ies)|"
+        r"responses?)\s+with\b|\b(?:include|add|append|insert|embed)\s+(?:this|the\s+following)\s+"
+        r"(?:image|link|url|text|line)\s+(?:in|to|at)\s+(?:your|the|every|each)\s+(?:answers?|repl(?:y|ies)|responses?)\b",
+        re.IGNORECASE),
+    # Markup that makes a browser fetch something: a catalog description or a note has no use
+    # for an image or a frame, and a model that copies one into its answer leaks the question.
+    "markup": re.compile(r"!\[[^\]\n]{0,200}\]\s{0,3}[(\[]|<\s{0,3}(?:img|iframe|script|link|style|object|embed|svg|"
+                         r"video|audio|source|meta|base)\b", re.IGNORECASE),
 }
 WITHHELD_TEXT = "[instructions withheld]"  # what the model reads in place of a planted order
 _LEAK_SHINGLE = 8  # words; a real answer sharing 8 consecutive words with the rules is no accident
