@@ -9,7 +9,13 @@ Passwords: bcrypt (Provos & Mazières 1999, via the `bcrypt` package) with a per
 cost 2^12; the plain text is never stored or logged. bcrypt reads at most 72 bytes, so longer
 passwords are refused rather than silently truncated. `authenticate` of an unknown name still
 runs one bcrypt check against a dummy hash of the same cost, so the response time does not
-tell which names exist.
+tell which names exist. It returns the user as stored: a login typed "ALICE" or " alice " is
+the user "alice", and that stored name is what grades and chat turns must be recorded under.
+
+Guessing is throttled (`LoginThrottle`, in memory): after `max_failures` wrong passwords for
+one name within `window_s`, that name is refused for `lockout_s` without a bcrypt check, and
+after `max_failures_overall` failures across all names (spraying one password over many
+names) every login is; a successful login clears its name's failures.
 
 Writes are atomic (a temporary file in the same folder, fsync, rename) under an exclusive
 lock on `users.json.lock`, so two `cairn users add` at once cannot drop each other's user and a
@@ -20,9 +26,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +42,7 @@ import bcrypt
 from assistant.roles import check_role
 from knowledge.atomic import write_atomic
 from knowledge.errors import CairnError
+from knowledge.home import private_dir
 
 USERS_NAME = "users.json"
 SCHEMA = "cairn.users/1"
@@ -40,6 +51,7 @@ MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt's input limit
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _dummy_hashes: dict[int, bytes] = {}
+log = logging.getLogger(__name__)
 
 
 class UserError(CairnError):
@@ -116,7 +128,7 @@ def _write(path: Path, users: list[dict[str, Any]]) -> None:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Exclusive lock for a read-modify-write of the users file (across processes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -133,9 +145,14 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _key(name: str) -> str:
+    """What identifies a user: the name without surrounding blanks, in any case."""
+    return name.strip().casefold()
+
+
 def _find(users: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    key = name.casefold()
-    return next((u for u in users if u["name"].casefold() == key), None)
+    key = _key(name)
+    return next((u for u in users if _key(u["name"]) == key), None)
 
 
 def _user(record: dict[str, Any]) -> User:
@@ -205,14 +222,109 @@ def _check(password: str, hashed: bytes) -> bool:
     return bcrypt.checkpw(data[:MAX_PASSWORD_BYTES], hashed) and len(data) <= MAX_PASSWORD_BYTES
 
 
-def authenticate(name: str, password: str, *, path: str | Path | None = None) -> User | None:
-    """The user if `password` is theirs, else None (unknown name, wrong password, bad input).
+def authenticate(name: str, password: str, *, path: str | Path | None = None,
+                 throttle: LoginThrottle | None = None) -> User | None:
+    """The user as stored (its stored name, whatever case or blanks the login was typed with)
+    if `password` is theirs, else None (unknown name, wrong password, bad input, or a name or
+    server locked out by `throttle`, default LOGIN_THROTTLE, which then skips the bcrypt check).
     An unknown name costs one bcrypt check too (against a dummy hash of the same cost)."""
+    throttle = throttle if throttle is not None else LOGIN_THROTTLE
+    key = _key(name) if isinstance(name, str) else ""  # "": every malformed name counts as one
+    wait = throttle.locked_for(key)
+    if wait:
+        log.warning("login for %r refused for another %.0f s: too many failed attempts", key, wait)
+        return None
     users = _read(Path(path) if path is not None else users_path())
     record = _find(users, name) if isinstance(name, str) else None
     if record is None:
         cost = int(users[0]["hash"].split("$")[2]) if users else BCRYPT_ROUNDS
         _check(password, _dummy_hash(cost))
+        throttle.failed(key)
         return None
-    return _user(record) if _check(password, record["hash"].encode("ascii")) else None
+    if not _check(password, record["hash"].encode("ascii")):
+        throttle.failed(key)
+        return None
+    throttle.succeeded(key)
+    return _user(record)
 
+
+# -- throttling -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ThrottleConfig:
+    """Limits on password guessing (see the module docstring). Times in seconds.
+
+    max_failures: wrong passwords for one name within window_s before it is locked out.
+    max_failures_overall: failures across all names within window_s before every login is.
+    window_s: how far back failures count. lockout_s: how long a lockout lasts.
+    """
+
+    max_failures: int = 5
+    max_failures_overall: int = 50
+    window_s: float = 300.0
+    lockout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_failures", "max_failures_overall"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"ThrottleConfig.{name} must be a whole number >= 1, got {value!r}")
+        for name in ("window_s", "lockout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise UserError(f"ThrottleConfig.{name} must be a number of seconds > 0, got {value!r}")
+
+
+class LoginThrottle:
+    """Failed logins per name and overall within a sliding window, and the lockouts they
+    cause. Thread-safe; `clock` (default time.monotonic) is injectable for tests."""
+
+    def __init__(self, config: ThrottleConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config or ThrottleConfig()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}  # by name key: times of recent failures
+        self._locked_until: dict[str, float] = {}
+        self._overall: deque[float] = deque()
+        self._overall_until = 0.0
+
+    def locked_for(self, key: str) -> float:
+        """Seconds until `key` (a name as `_key` makes it) may try again; 0 when it may now."""
+        now = self._clock()
+        with self._lock:
+            return max(0.0, self._locked_until.get(key, 0.0) - now, self._overall_until - now)
+
+    def failed(self, key: str) -> None:
+        now = self._clock()
+        cfg = self.config
+        with self._lock:
+            self._forget(now)
+            if self._count(self._failures.setdefault(key, deque()), now) >= cfg.max_failures:
+                self._locked_until[key] = now + cfg.lockout_s
+                del self._failures[key]
+            if self._count(self._overall, now) >= cfg.max_failures_overall:
+                self._overall_until = now + cfg.lockout_s
+                self._overall.clear()
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+            self._locked_until.pop(key, None)
+
+    def _count(self, times: deque[float], now: float) -> int:
+        """Add a failure at `now` to `times`, drop those out of the window; how many are left."""
+        times.append(now)
+        while times[0] <= now - self.config.window_s:
+            times.popleft()
+        return len(times)
+
+    def _forget(self, now: float) -> None:
+        """Drop names with no failure in the window and no lockout, so guessed names cannot pile up
+        (the overall lockout bounds how many arrive per window)."""
+        for key in [k for k, t in self._failures.items() if t[-1] <= now - self.config.window_s]:
+            del self._failures[key]
+        for key in [k for k, until in self._locked_until.items() if until <= now]:
+            del self._locked_until[key]
+
+
+LOGIN_THROTTLE = LoginThrottle()

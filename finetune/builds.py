@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from knowledge.atomic import recover_dir, swap_dir
 from knowledge.errors import CairnError
 
 Kind = Literal["adapter", "merged", "quantized", "gguf", "model"]
@@ -84,6 +85,7 @@ def inspect_build(spec: str | os.PathLike[str]) -> Build:
 
     text = os.fspath(spec)
     path = Path(text).expanduser()
+    recover_dir(path)  # a build folder whose replacement a crash interrupted
     if not path.exists():
         path = resolve_model(text)  # a registered build's name
     path = path.resolve()
@@ -146,8 +148,9 @@ def serve_spec(build: Build, reference: Path | None) -> dict[str, Any]:
 
 
 def install_build(build: Build, name: str) -> Path:
-    """The build's folder under models/<name>/, copying it there (staged, then renamed) unless
-    it already is there. Returns that folder."""
+    """The build's folder under models/<name>/, copying it there (staged, then swapped in, so a
+    crash leaves the earlier build of that name or this one) unless it already is there.
+    Returns that folder."""
     from knowledge.home import models_dir
 
     dest = models_dir() / name
@@ -163,9 +166,7 @@ def install_build(build: Build, name: str) -> Path:
                     shutil.copy2(p, target / p.name)
         else:
             shutil.copytree(build.folder, target, ignore=shutil.ignore_patterns("checkpoints"))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(target, dest)
+        swap_dir(target, dest)  # an earlier build of this name stays until this one is in place
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest

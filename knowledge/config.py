@@ -40,6 +40,8 @@ class KnowledgeConfig:
         over them (fast and exact); broader filters over-fetch from the HNSW index (corpus.py).
     rerank_embedder: second embedder for re-scoring fused candidates ("" = no rerank).
     rerank_k: how many fused candidates the reranker re-scores.
+    max_upload_mb: largest file the UI's Knowledge tab accepts, in MB (2^20 bytes), checked
+        before the file is read; `cairn ingest` of local files has no such limit.
     """
 
     embedder: str = "minilm"
@@ -60,10 +62,11 @@ class KnowledgeConfig:
     exact_rows: int = 20_000
     rerank_embedder: str = ""
     rerank_k: int = 20
+    max_upload_mb: int = 50
 
     def __post_init__(self) -> None:
         for name in ("embed_batch_size", "ingest_batch_docs", "chunk_size", "note_max_chunk_chars",
-                     "dense_k", "bm25_k", "rrf_k", "rerank_k", "chroma_port", "exact_rows"):
+                     "dense_k", "bm25_k", "rrf_k", "rerank_k", "chroma_port", "exact_rows", "max_upload_mb"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise KnowledgeError(f"knowledge config: {name} must be a positive integer, got {value!r}")

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from knowledge.atomic import write_atomic
+from knowledge.atomic import recover_dir, write_atomic
 from knowledge.home import models_dir
 from knowledge.models_errors import RegistryError
 
@@ -143,9 +143,13 @@ def _load_document(path: Path) -> dict[str, Any]:
 
 
 def read_entries() -> dict[str, RegistryEntry]:
-    """Every registered model, by name (catalogue pulls and other features' builds alike)."""
+    """Every registered model, by name (catalogue pulls and other features' builds alike). A
+    model folder whose replacement a crash interrupted is put back first (knowledge/atomic.py)."""
     models = _load_document(registry_path())["models"]
-    return {name: RegistryEntry.from_dict(name, data) for name, data in models.items() if isinstance(data, Mapping)}
+    entries = {name: RegistryEntry.from_dict(name, data) for name, data in models.items() if isinstance(data, Mapping)}
+    for entry in entries.values():
+        recover_dir(entry.model_dir)
+    return entries
 
 
 def get_entry(name: str) -> RegistryEntry | None:
@@ -153,7 +157,7 @@ def get_entry(name: str) -> RegistryEntry | None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON over `path` atomically (knowledge/atomic.py), keeping the file's mode."""
+    """Write JSON over `path` atomically (knowledge/atomic.py), private (0600)."""
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 

@@ -70,10 +70,28 @@ def test_chat_log_round_trip_and_import(tmp_path: Path, cairn_home: Path) -> Non
     assert back[0] == turn and back[1].collection is None and len(back) == 2
     store = GradeStore()
     report = import_chat_log(store, path)
-    assert report.added == 1 and report.skipped == {"chit-chat turns": 1}
+    assert report.added == 1 and report.skipped == {"chit-chat turns": 1, "torn or unreadable lines": 1}
     (item,) = store.items(role="admin")
     assert item.key == f"chat:{turn.turn_id}" and item.system == "qwen" and item.provenance["user"] == "doc"
     assert import_path(store, path).existing == 1
+
+
+def test_a_torn_line_is_skipped_and_counted_and_later_turns_still_import(tmp_path: Path) -> None:
+    log = tmp_path / "chat" / "turns.jsonl"
+    first = ChatTurn(question="Who directed Rear Window?", answer="Hitchcock [1].", role="user", model="qwen",
+                     collection="catalog")
+    append_turn(first, log)
+    with log.open("ab") as handle:  # a crash mid-append: half a line, cut inside a multi-byte character
+        handle.write('{"schema": "cairn.chat.turn/1", "turn_id": "x", "question": "Caf\u00e9'.encode()[:-1])
+    store = GradeStore(tmp_path / "g.sqlite")
+    assert import_chat_log(store, log).skipped == {"torn or unreadable lines": 1}  # torn and last
+    second = ChatTurn(question="Any whale films?", answer="Deep Blue [1].", role="user", model="qwen",
+                      collection="catalog")
+    append_turn(second, log)  # the UI goes on after the restart
+    assert len(log.read_bytes().splitlines()) == 3  # the new turn did not run into the torn one
+    report = import_chat_log(store, log)
+    assert (report.added, report.existing, report.skipped) == (1, 1, {"torn or unreadable lines": 1})
+    assert [t.turn_id for t in read_turns(log)] == [first.turn_id, second.turn_id]
 
 
 def test_a_bad_line_inside_a_chat_log_is_named(tmp_path: Path) -> None:

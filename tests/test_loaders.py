@@ -186,6 +186,48 @@ def test_50mb_jsonl_streams_in_constant_memory(tmp_path):
     assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB while streaming a {size / 2**20:.0f} MB file"
 
 
+def sparse_long_line(path: Path, before: bytes, after: bytes, size: int = 64 * 2**20) -> None:
+    """`before`, then a line of `size` NUL bytes (a hole: no disk used), then `after`."""
+    with path.open("wb") as out:
+        out.write(before)
+        out.seek(size, 1)
+        out.write(b"\n" + after)
+
+
+def test_an_over_long_jsonl_line_is_skipped_without_being_read_whole(tmp_path):
+    path = tmp_path / "cat.jsonl"
+    sparse_long_line(path, (json.dumps(record(id="a")) + "\n").encode(),
+                     (json.dumps(record(id="c")) + "\n").encode())
+    tracemalloc.start()
+    try:
+        docs, issues = load(path, max_line_mb=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(d.id, d.line) for d in docs] == [("a", 1), ("c", 3)]
+    (issue,) = issues
+    assert issue.line == 2 and "67,108,865 bytes, over the 1,048,576-byte line limit" in issue.reason
+    assert "raise LoadLimits.max_line_mb" in issue.reason
+    # Reading it whole would take 64 MB (and as much again decoded); pieces of 1 MB stay far below.
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB while skipping a 64 MB line"
+
+
+def test_an_over_long_csv_line_is_one_skipped_row(tmp_path):
+    path = tmp_path / "cat.csv"
+    sparse_long_line(path, (CSV_HEADER + "1,A,film,d,drama,2001,\n").encode(), b"3,C,film,d,drama,2003,\n",
+                     size=2 * 2**20)
+    docs, issues = load(path, max_line_mb=1)
+    assert [(d.id, d.line) for d in docs] == [("1", 2), ("3", 4)]
+    assert [i.line for i in issues] == [3] and "line limit" in issues[0].reason
+
+
+@pytest.mark.parametrize("value", [0, -1, "16", True])
+def test_max_line_mb_is_validated(value):
+    with pytest.raises(KnowledgeError, match=f"LoadLimits.max_line_mb must be a positive number of megabytes, "
+                                             f"got {value!r}"):
+        LoadLimits(max_line_mb=value)
+
+
 # --- JSON array -------------------------------------------------------------------------
 
 def test_json_array_records_know_their_line(tmp_path):

@@ -9,6 +9,7 @@ import json
 import stat
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import bcrypt
 import pytest
@@ -20,6 +21,8 @@ from assistant.users import (
     add_user,
     auth_configured,
     authenticate,
+    LoginThrottle,
+    ThrottleConfig,
     get_user,
     list_users,
     remove_user,
@@ -33,6 +36,24 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(autouse=True)
 def cheap_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)  # bcrypt's minimum: the tests check logic, not cost
+    monkeypatch.setattr(users, "LOGIN_THROTTLE", LoginThrottle())  # no failures carried over between tests
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_bcrypt(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(users.bcrypt, "checkpw", lambda pw, h: calls.append(h) or real(pw, h))
+    return calls
 
 
 def test_hash_is_bcrypt_not_plaintext(cairn_home: Path) -> None:
@@ -68,6 +89,85 @@ def test_unknown_user_still_runs_a_bcrypt_check(monkeypatch: pytest.MonkeyPatch)
     assert authenticate("mallory", PASSWORD) is None
     assert len(calls) == 1 and calls[0].startswith(b"$2b$04$")  # a dummy hash of the stored cost
     assert authenticate("alice", PASSWORD) is not None and len(calls) == 2
+
+
+def test_authenticate_returns_the_stored_name_whatever_was_typed() -> None:
+    add_user("alice", PASSWORD, "expert")
+    for typed in ("ALICE", " Alice ", "alice"):
+        assert authenticate(typed, PASSWORD) == User("alice", "expert", get_user("alice").created)
+
+
+def test_grades_are_recorded_under_the_stored_name(tmp_path: Path) -> None:
+    import app
+    from evals.grading.records import Item
+    from evals.grading.store import GradeStore
+    from evals.grading.views import grading_queue, grading_submit
+
+    add_user("alice", PASSWORD, "expert")
+    store = GradeStore(tmp_path / "grades.sqlite")
+    item_id = store.add_item(Item(question="Who directed Rear Window?", answer="Hitchcock.", collection="catalog",
+                                  system="qwen"))
+    request = SimpleNamespace(username="ALICE")  # the login form's text, as Gradio keeps it
+    role, grader = app.identity(SimpleNamespace(config=None), request)
+    assert (role, grader) == ("expert", "alice")
+    grading_submit(store, role, grader, item_id, 4, 4, 4, 4, 4)
+    assert [g.grader for g in store.grades(role="admin")] == ["alice"]
+    again = app.identity(SimpleNamespace(config=None), SimpleNamespace(username="alice"))
+    assert grading_queue(store, *again)[0] == []  # the same grader: nothing left to grade
+
+
+def test_repeated_failures_lock_the_name_out_without_a_bcrypt_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    add_user("alice", PASSWORD, "user")
+    add_user("bob", PASSWORD, "user")
+    clock = Clock()
+    throttle = LoginThrottle(ThrottleConfig(max_failures=3, window_s=60, lockout_s=300), clock=clock)
+    calls = counting_bcrypt(monkeypatch)
+    for typed in ("alice", "ALICE", " alice"):  # one name, however it is typed
+        assert authenticate(typed, "wrong password", throttle=throttle) is None
+    assert len(calls) == 3
+    assert authenticate("alice", PASSWORD, throttle=throttle) is None  # locked: even the right password
+    assert len(calls) == 3  # ... and refused before bcrypt runs
+    assert authenticate("bob", PASSWORD, throttle=throttle).name == "bob"  # other names are not locked
+    clock.now += 299
+    assert authenticate("alice", PASSWORD, throttle=throttle) is None
+    clock.now += 1
+    assert authenticate("alice", PASSWORD, throttle=throttle).name == "alice"
+
+
+def test_failures_count_within_the_window_and_a_success_resets_them() -> None:
+    add_user("alice", PASSWORD, "user")
+    clock = Clock()
+    throttle = LoginThrottle(ThrottleConfig(max_failures=3, window_s=60, lockout_s=300), clock=clock)
+    for _ in range(2):
+        assert authenticate("alice", "wrong password", throttle=throttle) is None
+    assert authenticate("alice", PASSWORD, throttle=throttle) is not None  # resets the count
+    for _ in range(2):
+        assert authenticate("alice", "wrong password", throttle=throttle) is None
+    clock.now += 61  # those two are out of the window now
+    assert authenticate("alice", "wrong password", throttle=throttle) is None
+    assert throttle.locked_for("alice") == 0
+    assert authenticate("alice", PASSWORD, throttle=throttle) is not None
+
+
+def test_failures_across_many_names_lock_every_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    add_user("alice", PASSWORD, "user")
+    clock = Clock()
+    throttle = LoginThrottle(ThrottleConfig(max_failures=3, max_failures_overall=4, window_s=60, lockout_s=30),
+                             clock=clock)
+    for name in ("mallory1", "mallory2", "mallory3", "mallory4"):  # one guess each: no name reaches 3
+        assert authenticate(name, PASSWORD, throttle=throttle) is None
+    calls = counting_bcrypt(monkeypatch)
+    assert authenticate("alice", PASSWORD, throttle=throttle) is None and calls == []
+    clock.now += 30
+    assert authenticate("alice", PASSWORD, throttle=throttle) is not None
+
+
+@pytest.mark.parametrize("change", [{"max_failures": 0}, {"max_failures_overall": 1.5}, {"window_s": 0},
+                                    {"lockout_s": -1}, {"max_failures": True}])
+def test_throttle_config_names_the_bad_value(change: dict) -> None:
+    (name, value), = change.items()
+    with pytest.raises(UserError, match=rf"ThrottleConfig.{name} must be .*, got {value!r}"):
+        ThrottleConfig(**change)
 
 
 def test_list_never_returns_hashes_and_remove() -> None:

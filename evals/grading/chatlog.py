@@ -11,14 +11,17 @@ grading queue by `cairn grades import` (queue.py). Default file: `$CAIRN_HOME/ch
 
 `sources` are the numbered passages the model saw (source n is the answer's [n]); `cited_ids`
 the documents the shown answer cites. Appends follow evals/results.py: one `write` of one line,
-then flush + fsync, so a crash can only cut the last line short, and readers skip such a line.
+then flush + fsync, so a crash can only cut the last line short. The next append then starts
+on a line of its own, and readers skip and count such a torn line wherever it ended up.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +29,15 @@ from typing import Any
 
 from assistant.roles import check_role
 from knowledge.errors import CairnError
+from knowledge.home import private_dir
 
 from .records import GradingError, Passage, check_collection, check_text, now, passages
 
 SCHEMA = "cairn.chat.turn/1"
+MAX_LINE_BYTES = 16 * 2**20  # a turn with its sources is tens of KB; a longer line is damage
+TORN = "torn or unreadable lines"  # the skipped-lines reason of a read
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def chat_log_path() -> Path:
@@ -114,11 +121,14 @@ class ChatTurn:
 def append_turn(turn: ChatTurn, path: str | Path | None = None) -> Path:
     """Append `turn` as one line (flush + fsync before returning); returns the log's path."""
     path = Path(path) if path is not None else chat_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     line = (json.dumps(turn.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
     with _LOCK:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a crash cut the last append short: leave it a line of its own
             os.write(fd, line)
             os.fsync(fd)
         finally:
@@ -127,24 +137,34 @@ def append_turn(turn: ChatTurn, path: str | Path | None = None) -> Path:
 
 
 def read_turns(path: str | Path) -> list[ChatTurn]:
-    """Every turn of a chat log. A last line cut short by a crash is skipped; any other bad line
-    is a GradingError naming the file and line."""
+    """Every turn of a chat log (see `read_chat_log`)."""
+    return read_chat_log(path)[0]
+
+
+def read_chat_log(path: str | Path) -> tuple[list[ChatTurn], Counter]:
+    """Every turn of a chat log, and the lines skipped by reason. A line a crash cut short (not
+    JSON, not UTF-8, or past MAX_LINE_BYTES) is skipped, counted and logged; a JSON line that
+    is no valid turn is a GradingError naming the file and line. Read line by line, each line
+    capped, so a damaged log cannot fill the memory."""
+    from knowledge.loaders.base import iter_lines  # here: the loaders package pulls in pypdf
+
     path = Path(path)
     if not path.is_file():
         raise GradingError(f"{path}: no such chat log; the UI writes one at {chat_log_path()}")
-    lines = path.read_bytes().split(b"\n")
-    turns = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
+    turns, skipped = [], Counter()
+    for raw in iter_lines(path, MAX_LINE_BYTES):
+        if raw.error is None and not raw.text.strip():
             continue
         try:
-            obj = json.loads(raw)
+            if raw.error is not None:
+                raise ValueError(raw.error)
+            obj = json.loads(raw.text)
         except ValueError as exc:
-            if not any(rest.strip() for rest in lines[number:]):
-                break  # the torn last line of a crashed append
-            raise GradingError(f"{path}:{number}: not JSON ({exc}); fix or remove the line") from exc
+            log.warning("%s:%d: skipped a torn or unreadable chat log line (%s)", path, raw.number, exc)
+            skipped[TORN] += 1
+            continue
         try:
             turns.append(ChatTurn.from_json(obj))
         except CairnError as exc:
-            raise GradingError(f"{path}:{number}: not a valid chat turn: {exc}") from exc
-    return turns
+            raise GradingError(f"{path}:{raw.number}: not a valid chat turn: {exc}") from exc
+    return turns, skipped

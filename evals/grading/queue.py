@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .chatlog import SCHEMA as CHAT_SCHEMA
-from .chatlog import ChatTurn, read_turns
+from .chatlog import ChatTurn, read_chat_log
 from .records import GradingError, Item, Passage
 from .store import GradeStore, chat_key, item_from_feedback
 
@@ -143,8 +143,9 @@ def item_from_turn(turn: ChatTurn, log: str | Path | None = None) -> Item:
 
 def import_chat_log(store: GradeStore, path: str | Path) -> ImportReport:
     """Queue the turns of a chat log (chatlog.py) that have a collection."""
-    items, skipped = [], Counter()
-    for turn in read_turns(path):
+    turns, skipped = read_chat_log(path)  # starts with the torn lines it skipped
+    items = []
+    for turn in turns:
         if turn.collection is None:
             skipped["chit-chat turns"] += 1
         else:

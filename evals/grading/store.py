@@ -30,7 +30,6 @@ refusal does not reveal that it exists.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.roles import may_read, readable_collections, require_grader
+from knowledge.home import cairn_home, private_sqlite
 
 from .pairwise import BlindPair, Candidate, make_blind_pair, resolve
 from .records import (
@@ -90,8 +90,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 
 def default_db_path() -> Path:
-    from knowledge.home import cairn_home
-
     return cairn_home() / DB_NAME
 
 
@@ -112,9 +110,7 @@ class GradeStore:
     def __init__(self, path: str | Path | None = None, *, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self.timeout_s = timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():  # 0600 before SQLite writes a byte (its -wal/-shm copy the mode)
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        private_sqlite(self.path)  # 0600 before SQLite writes a byte (its -wal/-shm copy the mode)
         conn = self._connect()
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

@@ -29,21 +29,30 @@ class LoadLimits:
     max_file_mb: largest file accepted by the whole-file formats (.json, .txt, .md, .pdf),
         which must be read into memory at once. Streaming formats (.jsonl, .csv) are read
         line by line and have no size limit.
+    max_line_mb: longest line of a streamed file; a longer one is skipped with an issue
+        without ever being held in memory whole. The default fits a record at max_doc_chars
+        even with every character JSON-escaped (\\uXXXX: 6 bytes, 12 for a surrogate pair).
     """
 
     max_doc_chars: int = 1_000_000
     max_file_mb: float = 64
+    max_line_mb: float = 16
 
     def __post_init__(self) -> None:
         if isinstance(self.max_doc_chars, bool) or not isinstance(self.max_doc_chars, int) or self.max_doc_chars <= 0:
             raise KnowledgeError(f"LoadLimits.max_doc_chars must be a positive integer, got {self.max_doc_chars!r}")
-        if (isinstance(self.max_file_mb, bool) or not isinstance(self.max_file_mb, (int, float))
-                or not self.max_file_mb > 0):
-            raise KnowledgeError(f"LoadLimits.max_file_mb must be a positive number of megabytes, got {self.max_file_mb!r}")
+        for name in ("max_file_mb", "max_line_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise KnowledgeError(f"LoadLimits.{name} must be a positive number of megabytes, got {value!r}")
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_line_bytes(self) -> int:
+        return max(1, int(self.max_line_mb * 1024 * 1024))
 
 
 def issue(path: Path, line: int | None, reason: str) -> IngestIssue:
@@ -89,18 +98,32 @@ def read_text_file(path: Path, limits: LoadLimits) -> str | IngestIssue:
 @dataclass(frozen=True)
 class RawLine:
     """One physical line of a streamed file. `text` keeps its line ending (the csv module
-    needs it); invalid bytes are replaced by U+FFFD and `error` says what was wrong."""
+    needs it); invalid bytes are replaced by U+FFFD and `error` says what was wrong. A line
+    over the length cap is read past, never kept: its text is one U+FFFD (and its ending)."""
 
     number: int  # 1-based
     text: str
     error: str | None
 
 
-def iter_lines(path: Path) -> Iterator[RawLine]:
-    """Stream a file line by line in constant memory, decoding each line on its own."""
+def iter_lines(path: Path, max_bytes: int) -> Iterator[RawLine]:
+    """Stream a file line by line in constant memory, decoding each line on its own. No line
+    longer than `max_bytes` (its ending included) is ever held whole: it is read past in
+    pieces of at most that size and yielded as an error."""
     byte_offset = 0
     with path.open("rb") as handle:  # binary: a text-mode decode error would end the whole file
-        for number, data in enumerate(handle, start=1):
+        number = 0
+        while data := handle.readline(max_bytes + 1):
+            number += 1
+            if len(data) > max_bytes:
+                size = len(data)
+                while not data.endswith(b"\n") and (data := handle.readline(max_bytes)):
+                    size += len(data)
+                yield RawLine(number, "\ufffd" + ("\n" if data.endswith(b"\n") else ""),
+                              f"line is {size:,} bytes, over the {max_bytes:,}-byte line limit; split the record, "
+                              f"or raise LoadLimits.max_line_mb")
+                byte_offset += size
+                continue
             # A BOM is only meaningful at the very start of the file.
             encoding = "utf-8-sig" if number == 1 else "utf-8"
             try:

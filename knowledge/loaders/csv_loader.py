@@ -32,7 +32,7 @@ def load(path: Path, collection: Collection, limits: LoadLimits) -> Iterator[Loa
                 bad_lines[raw.number] = raw.error
             yield raw.text
 
-    reader = csv.reader(text_lines(iter_lines(path)), strict=True)
+    reader = csv.reader(text_lines(iter_lines(path, limits.max_line_bytes)), strict=True)
     header: list[str] | None = None
     records, end_line = 0, 0
     while True:

@@ -1,6 +1,6 @@
 """JSON Lines loader: one record object per line, streamed in constant memory (no file-size
-limit — a 50 MB catalog is read one line at a time). A bad line is one issue; the rest of
-the file still loads."""
+limit — a 50 MB catalog is read one line at a time; a line past LoadLimits.max_line_mb is
+skipped unread). A bad line is one issue; the rest of the file still loads."""
 from __future__ import annotations
 
 import json
@@ -15,8 +15,8 @@ from .records import to_document
 def load(path: Path, collection: Collection, limits: LoadLimits) -> Iterator[LoadResult]:
     source = str(path)  # one string shared by every Document of the file
     records = 0
-    for raw in iter_lines(path):
-        if not raw.text.strip():
+    for raw in iter_lines(path, limits.max_line_bytes):
+        if raw.error is None and not raw.text.strip():
             continue  # blank lines (often a trailing one) are not records
         records += 1
         if raw.error is not None:
