@@ -34,14 +34,16 @@ class AppConfig:
 
     Fields:
         local_role: the role of the single local user when no users are configured (auth off).
-        policy: what the chat does with unsupported sentences: "flag" shows them marked,
-            "remove" drops them.
+        policy: what the chat does with unsupported sentences: "remove" drops them (and the
+            reply is not shown until it is verified), "flag" shows them marked (and previews
+            the reply as it is written). "remove" by default, as in `cairn ask`: an
+            unsupported sentence is the model's, not the sources'.
         llm: the answer model's settings (None: the default model, offline).
         max_tokens: cap on each answer's length.
     """
 
     local_role: str = "admin"
-    policy: str = "flag"
+    policy: str = "remove"
     llm: Any = None
     max_tokens: int = 256
 
@@ -118,25 +120,33 @@ class Services:
 
 # --- search (the knowledge base without the model) ----------------------------------------------
 
-def search_handler(services: Services, role: str, query: str, collection: str, mode: str, filters: str) -> str:
-    """Markdown list of hits for the search box (filters: one FIELD OP VALUE per line)."""
+def search_handler(services: Services, role: str, query: str, collection: str, mode: str, filters: str,
+                   user: str = "") -> str:
+    """Markdown list of hits for the search box (filters: one FIELD OP VALUE per line); every
+    text of a hit is escaped (knowledge/safe_text.py). Notes shown are logged first, under
+    `user` ("" = the local user) (knowledge/audit.py)."""
     from assistant.roles import require
+    from knowledge.audit import Accessor, record_chunks
     from knowledge.filters import parse_filters
     from knowledge.retrieve import search
+    from knowledge.safe_text import markdown_code, markdown_text
 
     try:
         require(role, collection)
         exprs = [line.strip() for line in (filters or "").splitlines() if line.strip()]
         result = search(services.kb(collection), query, mode=mode, filters=parse_filters(exprs, collection), k=10)
+        record_chunks(Accessor.local("app:search", role=role, user=user or None), "search", collection,
+                      [hit.chunk for hit in result.hits], query)
     except CairnError as exc:
-        return f"**Error:** {exc}"
+        return _error(exc)
     if not result.hits:
         return "No results."
     rows = []
     for rank, hit in enumerate(result.hits, 1):
         meta = hit.chunk.metadata
         title = meta.get("title") or meta.get("note_type") or hit.doc_id
-        rows.append(f"{rank}. **{title}** `{hit.doc_id}` — {' '.join(hit.chunk.text.split())[:240]}")
+        rows.append(f"{rank}. **{markdown_text(title)}** {markdown_code(hit.doc_id)} — "
+                    f"{markdown_text(' '.join(hit.chunk.text.split())[:240])}")
     return "\n".join(rows)
 
 
@@ -151,7 +161,7 @@ def knowledge_ingest(services: Services, role: str, files: list | None, collecti
     try:
         report = ingest_uploads(role, collection, paths, progress=progress, kb=_admin_kb(services, role, collection))
     except CairnError as exc:
-        return [], [], f"**Error:** {exc}"
+        return [], [], _error(exc)
     services.knowledge_changed()
     return report.to_rows(), report.skipped_rows(), report.to_markdown()
 
@@ -164,7 +174,7 @@ def knowledge_delete(services: Services, role: str, collection: str, ids: str) -
     try:
         result = delete_documents(role, collection, doc_ids, kb=_admin_kb(services, role, collection))
     except CairnError as exc:
-        return f"**Error:** {exc}"
+        return _error(exc)
     services.knowledge_changed()
     return result.to_markdown()
 
@@ -175,7 +185,7 @@ def knowledge_documents(services: Services, role: str, collection: str, query: s
     try:
         listing = list_documents(role, collection, query or "", kb=_admin_kb(services, role, collection))
     except CairnError as exc:
-        return [], f"**Error:** {exc}"
+        return [], _error(exc)
     return listing.to_rows(), listing.caption()
 
 
@@ -187,6 +197,14 @@ def knowledge_stats(services: Services, role: str, collection: str) -> tuple[lis
     except CairnError as exc:
         return [["error", str(exc)]], []
     return stats.to_rows(), stats.source_rows()
+
+
+def _error(exc: Exception) -> str:
+    """An error line for a Markdown output; its message may quote a document, a question or the
+    model, so it is escaped like them (knowledge/safe_text.py)."""
+    from knowledge.safe_text import markdown_text
+
+    return f"**Error:** {markdown_text(exc)}"
 
 
 def _admin_kb(services: Services, role: str, collection: str):
@@ -203,9 +221,13 @@ LOCAL_USER = "local"  # the grader name of the single local user when auth is of
 
 
 def identity(services: Services, request: Any) -> tuple[str, str]:
-    """(role, user name) of a request: the logged-in user's, or the local role and LOCAL_USER."""
+    """(role, user name) of a request: the logged-in user's role and stored name (not the name as
+    typed at the login, which may differ in case), or the local role and LOCAL_USER."""
+    from assistant.users import get_user
+
     username = getattr(request, "username", None) if request is not None else None
-    return role_of(services, request), username or LOCAL_USER
+    user = get_user(username) if username else None
+    return role_of(services, request), user.name if user else LOCAL_USER
 
 
 def _guard(call: Callable[[], Any], on_error: Any) -> Any:
@@ -239,12 +261,15 @@ def role_of(services: Services, request: Any) -> str:
 def build_demo(services: Services | None = None):
     import gradio as gr
 
+    from assistant.audit_view import HEADERS as AUDIT_HEADERS
+    from assistant.audit_view import audit_view
     from assistant.chat_session import ChatSession, chat_feedback, chat_turn, regenerate, reset_chat
     from assistant.roles import can_admin, can_grade, may_read
     from evals.grading.chatlog import chat_log_path
     from evals.grading.views import grading_load, grading_queue, grading_submit, pairwise_next, pairwise_submit
     from evals import dashboard
     from knowledge.admin import UploadReport
+    from knowledge.safe_text import markdown_text
 
     services = services or Services()
 
@@ -295,11 +320,12 @@ def build_demo(services: Services | None = None):
     def on_cases(folder, request: gr.Request):
         if not folder:
             return [], "Pick a run first."
-        return _guard(lambda: dashboard.run_cases(who(request), folder), lambda exc: ([], f"**Error:** {exc}"))
+        return _guard(lambda: dashboard.run_cases(who(request), folder), lambda exc: ([], _error(exc)))
 
     def on_case(folder, key, request: gr.Request):
-        return _guard(lambda: dashboard.case_detail(who(request), folder or "", (key or "").strip()),
-                      lambda exc: f"**Error:** {exc}")
+        role, user = identity(services, request)
+        return _guard(lambda: dashboard.case_detail(role, folder or "", (key or "").strip(), user=_named(user) or None),
+                      _error)
 
     def on_case_row(evt: gr.SelectData):
         row = evt.row_value if isinstance(evt.row_value, list) else None
@@ -307,7 +333,7 @@ def build_demo(services: Services | None = None):
 
     def on_agreement(request: gr.Request):
         return _guard(lambda: dashboard.judge_agreement(who(request), services.grades()),
-                      lambda exc: ([], f"**Error:** {exc}"))
+                      lambda exc: ([], _error(exc)))
 
     def on_pick(pick):
         def handler(pair, comment, request: gr.Request):
@@ -315,13 +341,18 @@ def build_demo(services: Services | None = None):
         return handler
 
     def on_search(query, collection, mode, filters, request: gr.Request):
-        return search_handler(services, who(request), query, collection, mode, filters)
+        role, user = identity(services, request)
+        return search_handler(services, role, query, collection, mode, filters, user=_named(user))
+
+    def on_audit(user, patient, doc, since, until, request: gr.Request):
+        filters = {"user": user, "patient": patient, "doc": doc, "since": since, "until": until}
+        return audit_view(who(request), filters)
 
     def on_load(request: gr.Request):
         role = who(request)
         choices = [c for c in ("catalog", "notes") if may_read(role, c)]
         name = getattr(request, "username", None) or "local user"
-        return (gr.update(choices=choices, value="catalog"), f"Signed in as **{name}** ({role})",
+        return (gr.update(choices=choices, value="catalog"), f"Signed in as **{markdown_text(name)}** ({role})",
                 gr.update(visible=can_grade(role)), gr.update(visible=can_grade(role)),
                 gr.update(visible=can_admin(role)))
 
@@ -485,6 +516,14 @@ def build_demo(services: Services | None = None):
             k_find.click(on_documents, [k_collection, k_query], [k_docs, k_caption], api_name="documents")
             k_delete.click(on_delete, [k_collection, k_ids], k_deleted, api_name="delete")
             k_refresh.click(on_stats, [k_collection], [k_stats, k_sources], api_name="index_stats")
+            gr.Markdown("### Audit log of clinical-note reads")
+            with gr.Row():
+                a_boxes = [gr.Textbox(label=label) for label in
+                           ("User", "Patient", "Note id", "Since (YYYY-MM-DD)", "Until (YYYY-MM-DD)")]
+                a_show = gr.Button("Show")
+            a_caption = gr.Markdown(elem_id="audit-caption")
+            a_rows = gr.Dataframe(headers=list(AUDIT_HEADERS), label="Reads", interactive=False)
+            a_show.click(on_audit, a_boxes, [a_rows, a_caption], api_name="audit")
         demo.load(on_load, None, [collection, signed_in, grading_tab, evals_tab, knowledge_tab], api_name=False)
     return demo
 
@@ -492,6 +531,7 @@ def build_demo(services: Services | None = None):
 # --- cairn serve -------------------------------------------------------------------------------
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from assistant.answer import POLICIES
     from assistant.llm.cli_args import add_llm_arguments
 
     p = subparsers.add_parser("serve", help="serve the web app on 127.0.0.1:7860",
@@ -503,8 +543,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--local-role", default=os.environ.get("CAIRN_ROLE", "admin"),
                    help="role of the local user when no users are configured (default: $CAIRN_ROLE or admin)")
-    p.add_argument("--policy", choices=("flag", "remove"), default="flag",
-                   help="unsupported sentences: shown flagged, or removed (default: %(default)s)")
+    p.add_argument("--policy", choices=POLICIES, default="remove",
+                   help="unsupported sentences: removed (the reply shows once verified), or shown flagged "
+                        "(the reply previews as it is written) (default: %(default)s)")
     add_llm_arguments(p)
     p.set_defaults(func=cmd_serve)
 

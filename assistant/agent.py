@@ -42,9 +42,10 @@ from assistant.query import QueryPlan, Vocabulary, understand
 from assistant.roles import ACCESS_DENIED_TEXT, ROLES, Role, may_read
 from assistant.tools import TOOL_MODULES
 from assistant.transforms import TransformConfig
-from assistant.tools.base import ToolContext, ToolResult, as_langchain_tool
+from assistant.tools.base import ACCESSOR_KEY, ToolContext, ToolResult, as_langchain_tool
 from assistant.tools.get_item import collection_of as get_item_collection
 from assistant.verify import VerifierConfig
+from knowledge.audit import Accessor
 from knowledge.config import RETRIEVAL_MODES
 from knowledge.errors import CairnError
 from knowledge.index import KnowledgeBase
@@ -220,9 +221,10 @@ class Agent:
 
     def ask(self, question: str, *, conversation: Conversation | None = None,
             stream_callback: Callable[[str], None] | None = None,
-            filters: Mapping[str, Any] | None = None) -> Answer:
+            filters: Mapping[str, Any] | None = None, accessor: Accessor | None = None) -> Answer:
         """Answer one question; `conversation` (if given) is read for follow-ups and extended;
-        `filters` as in `route`."""
+        `filters` as in `route`; `accessor`: who asks, for the audit log of note reads (default:
+        the OS user in the configured role)."""
         started = time.perf_counter()
         first_token: list[float] = []
 
@@ -243,7 +245,7 @@ class Agent:
             answer = Answer(text, [], [], [], step.denied, {**trace, "tool": None,
                                                             "refusal_reason": "role" if step.denied else None}, {})
         else:
-            result, message = self._call(step.call)
+            result, message = self._call(step.call, accessor)
             trace["tool"] = {"name": step.call.name, "args": step.call.args, "trace": result.trace,
                              "message": message.content}
             timings.update(result.timings)
@@ -258,9 +260,11 @@ class Agent:
             conversation.add(Turn(question, step.plan, answer.text, sources, answer.refused))
         return answer
 
-    def _call(self, call: ToolCall) -> tuple[ToolResult, ToolMessage]:
+    def _call(self, call: ToolCall, accessor: Accessor | None = None) -> tuple[ToolResult, ToolMessage]:
         tool = self.langchain_tools()[call.name]
-        message = tool.invoke({"name": call.name, "args": call.args, "id": f"call_{call.name}", "type": "tool_call"})
+        config = {"configurable": {ACCESSOR_KEY: accessor}} if accessor is not None else None
+        message = tool.invoke({"name": call.name, "args": call.args, "id": f"call_{call.name}", "type": "tool_call"},
+                              config=config)
         return message.artifact, message
 
     def _answer(self, question: str, step: Step, result: ToolResult, conversation: Conversation | None,

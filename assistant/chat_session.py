@@ -2,7 +2,8 @@
 and 👍/👎 feedback on the last answer.
 
     chat_turn(agent, session, "comedies like Silicon Valley", "catalog")
-        ─▶ (messages, "", "answering…", session) … as the reply streams
+        ─▶ (messages, "", "answering…", session) … while the reply is written (its text so far
+           under the `flag` policy; one neutral line under `remove`: chat_view.preview_markdown)
         ─▶ (messages, source cards HTML, "2/2 sentences supported · …", session)   last
         └─ the answered turn goes to the chat log (evals/grading/chatlog.py), where graders find it
 
@@ -17,10 +18,13 @@ from typing import Any
 
 from assistant.agent import Agent
 from assistant.chat_stream import stream_ask
-from assistant.chat_view import answer_markdown, answer_status, cards_html, form_filters, source_cards
+from assistant.chat_view import answer_markdown, answer_status, cards_html, form_filters, preview_markdown, \
+    source_cards
 from assistant.memory import Conversation
 from assistant.render import answer_to_dict
+from knowledge.audit import Accessor
 from knowledge.errors import CairnError
+from knowledge.safe_text import markdown_text
 
 ChatOutput = tuple[list[dict[str, str]], str, str, "ChatSession"]
 
@@ -48,18 +52,24 @@ def chat_turn(agent: Agent, session: ChatSession | None, message: str, collectio
     try:
         filters = form_filters(kind, year_from, year_to, genre) if collection == "catalog" else {}
     except ValueError as exc:
-        yield session.messages, "", f"**Filter error:** {exc}", session
+        yield session.messages, "", f"**Filter error:** {markdown_text(exc)}", session
         return
-    session.messages = session.messages + [{"role": "user", "content": question},
+    # The question is shown as Markdown too, and may be pasted from a document: escaped like one.
+    session.messages = session.messages + [{"role": "user", "content": markdown_text(question)},
                                            {"role": "assistant", "content": ""}]
-    for update in stream_ask(agent, question, conversation=session.conversation, filters=filters):
+    # Who asks, for the audit log of note reads: the logged-in user, else (auth off) the OS user.
+    accessor = Accessor.local("app:chat", role=agent.config.role, user=user or None)
+    for update in stream_ask(agent, question, conversation=session.conversation, filters=filters,
+                             accessor=accessor):
         if update.error is not None:
-            session.messages[-1] = {"role": "assistant", "content": f"**Error:** {update.error}"}
+            session.messages[-1] = {"role": "assistant", "content": f"**Error:** {markdown_text(update.error)}"}
             yield session.messages, "", "failed", session
             return
         if update.answer is None:
-            session.messages[-1] = {"role": "assistant", "content": update.partial}
-            yield session.messages, "", "answering…", session
+            preview = preview_markdown(update.partial, agent.config.policy)
+            if preview != session.messages[-1]["content"]:  # the `remove` line is sent once, not per token
+                session.messages[-1] = {"role": "assistant", "content": preview}
+                yield session.messages, "", "answering…", session
             continue
         answer = update.answer
         model = str(getattr(agent.llm, "model_id", "") or "unknown")
@@ -103,7 +113,7 @@ def chat_feedback(store: Any, role: str, user: str, session: ChatSession | None,
                                     system=turn.model, collection=turn.collection, reason=(reason or "").strip(),
                                     cited_ids=turn.cited_ids, contexts=turn.sources, turn_id=turn.turn_id))
     except CairnError as exc:
-        return f"**Error:** {exc}"
+        return f"**Error:** {markdown_text(exc)}"
     return f"Thanks — feedback ({'helpful' if thumb == 'up' else 'not helpful'}) saved."
 
 

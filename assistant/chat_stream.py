@@ -22,6 +22,7 @@ from typing import Any
 from assistant.agent import Agent
 from assistant.answer import Answer
 from assistant.memory import Conversation
+from knowledge.audit import Accessor
 from knowledge.errors import CairnError
 
 _LOCKS: "weakref.WeakKeyDictionary[object, threading.Lock]" = weakref.WeakKeyDictionary()
@@ -53,8 +54,10 @@ def model_lock(llm: object) -> threading.Lock:
 
 
 def stream_ask(agent: Agent, question: str, *, conversation: Conversation | None = None,
-               filters: Mapping[str, Any] | None = None, timeout_s: float = 600.0) -> Iterator[ChatUpdate]:
-    """Yield the answer to `question` as it is generated (see the module docstring)."""
+               filters: Mapping[str, Any] | None = None, timeout_s: float = 600.0,
+               accessor: Accessor | None = None) -> Iterator[ChatUpdate]:
+    """Yield the answer to `question` as it is generated (see the module docstring); `accessor`
+    goes to `Agent.ask` (who asks, for the audit log of note reads)."""
     pieces: queue.Queue = queue.Queue()
     outcome: dict[str, Any] = {}
 
@@ -62,7 +65,7 @@ def stream_ask(agent: Agent, question: str, *, conversation: Conversation | None
         try:
             with model_lock(agent.llm):
                 outcome["answer"] = agent.ask(question, conversation=conversation, filters=filters,
-                                              stream_callback=pieces.put)
+                                              stream_callback=pieces.put, accessor=accessor)
         except CairnError as exc:
             outcome["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - the page must end, and say what broke

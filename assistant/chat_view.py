@@ -2,25 +2,30 @@
 "no answer in the sources" state, and one source card per [n] marker with the supporting span
 highlighted. Pure functions over `Answer`, so the web page, its API and the tests agree.
 
-    Answer ─▶ answer_markdown ─▶ "Alien is a 1979 film [1]. ⚠ *It won five Oscars.* (unverified)"
+    Answer ─▶ answer_markdown ─▶ "Alien is a 1979 film \\[1\\]. ⚠ *It won five Oscars.* (unverified)"
            ─▶ source_cards    ─▶ [SourceCard(n=1, title="Alien", passage=…, highlight=(12, 40), …)]
            ─▶ cards_html      ─▶ <div class="cairn-card" id="source-1">…<mark>…</mark>…</div>
 
-Everything that came from a document or the model is HTML-escaped here: a catalog description
-or a note may hold markup, and the page must show it as text, not run it.
+Everything that came from a document, a question or the model is escaped here
+(knowledge/safe_text.py): a catalog description, a note or a reply may hold markup, and the page
+must show it as text — never run it, and never load an image or a frame it names. Under the
+`remove` policy the reply is not shown while it is written: it is unverified until the end, and
+the sentences the verifier drops must never reach the screen.
 """
 from __future__ import annotations
 
-import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.answer import FLAG_TEXT, Answer
 from assistant.citations import MARKER_RE, parse_numbers
 from assistant.render import cited_offsets, source_label
+from knowledge.safe_text import html_text, markdown_text
 
 NO_ANSWER_TITLE = "No answer in the sources"
 UNVERIFIED_NOTE = "(unverified: its sources do not support it)"
+WRITING = "_Writing the answer and checking it against its sources…_"
 
 
 @dataclass(frozen=True)
@@ -74,19 +79,27 @@ def source_cards(answer: Answer) -> list[SourceCard]:
 
 def answer_markdown(answer: Answer) -> str:
     """The answer for the chat window: flagged sentences marked with ⚠ and a note, or the
-    no-answer state with the refusal sentence."""
+    no-answer state with the refusal sentence. The model's text is escaped piece by piece
+    around the flags, so the only Markdown in the result is ours."""
     if answer.refused:
         searched = f" ({len(answer.chunks)} passages searched)" if answer.chunks else ""
-        return f"**{NO_ANSWER_TITLE}**{searched}\n\n{answer.text}"
-    text = answer.text
-    for flagged in answer.trace.get("flagged", []):
-        plain = flagged.replace(FLAG_TEXT, "").strip()
-        text = text.replace(flagged, f"⚠ *{plain}* {UNVERIFIED_NOTE}")
+        return f"**{NO_ANSWER_TITLE}**{searched}\n\n{markdown_text(answer.text)}"
+    flagged = sorted({f for f in answer.trace.get("flagged", []) if f}, key=len, reverse=True)
+    pieces = re.split("(" + "|".join(map(re.escape, flagged)) + ")", answer.text) if flagged else [answer.text]
+    text = "".join(f"⚠ *{markdown_text(piece.replace(FLAG_TEXT, '').strip())}* {UNVERIFIED_NOTE}"
+                   if piece in flagged else markdown_text(piece) for piece in pieces)
     removed = answer.trace.get("removed", [])
     if removed:
         text += (f"\n\n<sub>{len(removed)} sentence{'s' if len(removed) != 1 else ''} removed: "
                  "not supported by the sources.</sub>")
     return text
+
+
+def preview_markdown(partial: str, policy: str) -> str:
+    """What the chat window shows while the reply is written: the escaped text so far under
+    `flag` (whose answer shows unsupported sentences anyway, marked), a neutral line under
+    `remove` (the reply is unverified until it ends, and dropped sentences must never show)."""
+    return markdown_text(partial) if policy == "flag" else WRITING
 
 
 def answer_status(answer: Answer) -> str:
@@ -95,7 +108,7 @@ def answer_status(answer: Answer) -> str:
     supported = sum(s.supported is True for s in checks)
     parts = [f"{supported}/{len(checks)} sentences supported" if checks else "not verified"]
     if answer.refused and answer.trace.get("refusal_reason"):
-        parts = [f"refused: {answer.trace['refusal_reason']}"]
+        parts = [f"refused: {markdown_text(answer.trace['refusal_reason'])}"]
     for key, label in (("pipeline_ttft_s", "first token"), ("total_s", "total")):
         value = answer.timings.get(key)
         if isinstance(value, float):
@@ -111,18 +124,20 @@ _CARD_CSS = """<style>
 
 
 def cards_html(cards: list[SourceCard]) -> str:
-    """The cards as escaped HTML (id `source-n` each); a short line when there are none."""
+    """The cards as escaped HTML (id `source-n` each); a short line when there are none. Each
+    piece of the passage is escaped on its own around the <mark>, so the highlight can never
+    cut an entity or a tag of the text in two."""
     if not cards:
         return '<div class="cairn-cards"><em>No sources cited.</em></div>'
     blocks = []
     for card in cards:
         a, b = card.highlight
-        passage = (html.escape(card.passage[:a]) + "<mark>" + html.escape(card.passage[a:b]) + "</mark>"
-                   + html.escape(card.passage[b:]))
+        passage = (html_text(card.passage[:a]) + "<mark>" + html_text(card.passage[a:b]) + "</mark>"
+                   + html_text(card.passage[b:]))
         meta = " · ".join(x for x in (card.kind, card.year, card.facts, card.doc_id) if x)
         relevance = f" · support {card.relevance:.2f}" if card.relevance is not None else ""
-        blocks.append(f'<div class="cairn-card" id="source-{card.n}"><h4>[{card.n}] {html.escape(card.title)}</h4>'
-                      f'<div class="meta">{html.escape(meta)}{relevance}</div>'
+        blocks.append(f'<div class="cairn-card" id="source-{card.n}"><h4>[{card.n}] {html_text(card.title)}</h4>'
+                      f'<div class="meta">{html_text(meta)}{relevance}</div>'
                       f'<div class="passage">{passage}</div></div>')
     return _CARD_CSS + '<div class="cairn-cards">' + "".join(blocks) + "</div>"
 

@@ -14,6 +14,7 @@ from assistant.memory import Conversation
 from assistant.render import answer_json, sources_text, trace_text
 from assistant.roles import ROLES
 from assistant.transforms import TransformConfig
+from knowledge.audit import Accessor
 from knowledge.errors import CairnError
 
 EXAMPLES = """examples:
@@ -61,6 +62,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "golden-set ablation kept)")
     p.add_argument("--today", type=dt.date.fromisoformat,
                    help="the date 'last year' is relative to, YYYY-MM-DD (default: today)")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is asking, recorded in the audit log of note reads (default: the OS user)")
     add_llm_arguments(p)
 
 
@@ -92,9 +95,10 @@ def _print_answer(answer: Answer, streamed: str, show_trace: bool) -> None:
 
 def _ask(args: argparse.Namespace) -> int:
     agent = build_agent(args)
+    accessor = Accessor.local("cli:ask", role=args.role, user=args.user)
     try:
         if args.json:
-            print(answer_json(agent.ask(args.question)))
+            print(answer_json(agent.ask(args.question, accessor=accessor)))
             return 0
         pieces: list[str] = []
 
@@ -103,7 +107,7 @@ def _ask(args: argparse.Namespace) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        answer = agent.ask(args.question, stream_callback=show)
+        answer = agent.ask(args.question, stream_callback=show, accessor=accessor)
         print()
         _print_answer(answer, "".join(pieces), args.show_trace)
         return 0
@@ -113,6 +117,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     agent = build_agent(args)
+    accessor = Accessor.local("cli:chat", role=args.role, user=args.user)
     conversation = Conversation()
     show_trace = args.show_trace
     print(f"cairn chat — role {args.role}, model {agent.llm.model_id}. /reset, /trace, /quit.")
@@ -144,7 +149,7 @@ def _chat(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
 
             try:
-                answer = agent.ask(question, conversation=conversation, stream_callback=show)
+                answer = agent.ask(question, conversation=conversation, stream_callback=show, accessor=accessor)
             except CairnError as exc:  # one bad question does not end the chat
                 print(f"\nerror: {exc}")
                 continue

@@ -144,6 +144,7 @@ INJECTION_PATTERNS: Mapping[str, re.Pattern[str]] = {
     "markup": re.compile(r"!\[[^\]\n]{0,200}\]\s{0,3}[(\[]|<\s{0,3}(?:img|iframe|script|link|style|object|embed|svg|"
                          r"video|audio|source|meta|base)\b", re.IGNORECASE),
 }
+_QUESTION_HARMLESS = ("template_tokens", "markup")  # instruction-like in a source, not in a question
 WITHHELD_TEXT = "[instructions withheld]"  # what the model reads in place of a planted order
 _LEAK_SHINGLE = 8  # words; a real answer sharing 8 consecutive words with the rules is no accident
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
@@ -213,8 +214,10 @@ def injection_kinds(text: str) -> list[str]:
 def guard_question(question: str) -> str | None:
     """Why the question must not reach the model (it asks for, or to override, the rules),
     or None. The model is told the same, but a 0.5B model obeys a direct user request more
-    readily than its system prompt, so this is checked in code first."""
-    kinds = injection_kinds(question)
+    readily than its system prompt, so this is checked in code first. Template tokens and
+    markup in a question are not refused: the backend defuses the one and the page escapes the
+    other, and a user may paste either innocently."""
+    kinds = [kind for kind in injection_kinds(question) if kind not in _QUESTION_HARMLESS]
     return f"question matches {', '.join(kinds)}" if kinds else None
 
 

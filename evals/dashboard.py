@@ -12,17 +12,21 @@ full HTML report (its worst cases quote notes) nor a single notes case.
     eval_runs(role)                    folders holding a results.jsonl (nightly suites, cairn eval runs)
     run_cases(role, folder)            one row per case; case_detail(role, folder, key) its Markdown
     judge_agreement(role, store)       κ, quadratic κ, Spearman per criterion (cairn calibrate)
+
+A case quotes documents, notes and model replies: its Markdown escapes every one of them
+(knowledge/safe_text.py), so markup in a case is shown as text and loads nothing.
 """
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 from assistant.roles import may_read, require_grader
+from knowledge.audit import Accessor, doc_ids_of, record_read
 from knowledge.errors import CairnError
 from knowledge.home import cairn_home
+from knowledge.safe_text import html_text, markdown_code, markdown_text
 
 CASE_HEADERS = ("key", "collection", "status", "metrics", "question")
 RUN_HEADERS = ("run", "started", "profile", "status", "accepted suites")
@@ -62,14 +66,14 @@ def nightly_report(role: str, run_id: str | None = None, *, history_path: str | 
             return "<p>No nightly run yet: run <code>cairn nightly</code> (docs/nightly.md).</p>"
         run = runs[0]
         if not may_read(role, "notes"):
-            return f"<p><em>{html.escape(NOTES_HIDDEN)}</em></p>" + _numbers_table(history, run.id)
+            return f"<p><em>{html_text(NOTES_HIDDEN)}</em></p>" + _numbers_table(history, run.id)
         report = Path(run.out_dir or "") / "report.html"
         if not report.is_file():
-            return f"<p>Run {html.escape(run.id)} has no report.html (it may still be running).</p>" + \
+            return f"<p>Run {html_text(run.id)} has no report.html (it may still be running).</p>" + \
                 _numbers_table(history, run.id)
         # srcdoc keeps the report self-contained on the page; sandbox without scripts: it needs none.
-        return (f'<iframe title="nightly report {html.escape(run.id)}" sandbox="" style="width:100%;height:900px;'
-                f'border:1px solid #d0d7de" srcdoc="{html.escape(report.read_text(encoding="utf-8"), quote=True)}">'
+        return (f'<iframe title="nightly report {html_text(run.id)}" sandbox="" style="width:100%;height:900px;'
+                f'border:1px solid #d0d7de" srcdoc="{html_text(report.read_text(encoding="utf-8"))}">'
                 "</iframe>")
 
 
@@ -78,7 +82,7 @@ def _numbers_table(history: Any, run_id: str) -> str:
     for suite in history.suites_of(run_id):
         for metric, value in sorted(history.values(run_id, suite).items()):
             ci = f" [{value.low:.3f}, {value.high:.3f}]" if value.low is not None and value.high is not None else ""
-            rows.append(f"<tr><td>{html.escape(suite)}</td><td>{html.escape(metric)}</td>"
+            rows.append(f"<tr><td>{html_text(suite)}</td><td>{html_text(metric)}</td>"
                         f"<td>{value.value:.3f}{ci}</td><td>{value.n}</td></tr>")
     return ("<table><thead><tr><th>suite</th><th>metric</th><th>value [95% CI]</th><th>n</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
@@ -132,26 +136,36 @@ def run_cases(role: str, folder: str, *, root: str | Path | None = None) -> tupl
     return rows, caption
 
 
-def case_detail(role: str, folder: str, key: str, *, root: str | Path | None = None) -> str:
-    """One case as Markdown: question, answer, metrics, contexts, judge output, error."""
+def case_detail(role: str, folder: str, key: str, *, root: str | Path | None = None,
+                user: str | None = None) -> str:
+    """One case as Markdown: question, answer, metrics, contexts, judge output, error. `user`:
+    who views it, for the audit log of note reads (default: the OS user)."""
     require_grader(role)
     record = next((r for r in _records(folder, root) if r.get("key") == key), None)
     if record is None or not _visible(role, record):
-        return f"No case {key!r} in this run."  # the same words for a hidden one: no existence leak
+        return f"No case {markdown_text(repr(key))} in this run."  # the same words for a hidden one: no existence leak
     inputs = record.get("inputs") or {}
-    parts = [f"### {key}", f"**Question:** {inputs.get('question', '')}"]
+    patient = (inputs.get("filters") or {}).get("patient_id")  # audit log of note reads
+    record_read(Accessor.local("app:evals", role=role, user=user), "view", _collection(record),
+                doc_ids_of(record.get("contexts") or []), [patient] if isinstance(patient, str) else [],
+                detail=f"{folder} {key}")
+    parts = [f"### {markdown_text(key)}", f"**Question:** {markdown_text(inputs.get('question', ''))}"]
     if record.get("answer") is not None:
         answer = record["answer"]
-        parts.append("**Answer:**\n\n" + str(answer.get("text") if isinstance(answer, dict) else answer))
+        parts.append("**Answer:**\n\n" + markdown_text(answer.get("text") if isinstance(answer, dict) else answer))
     metrics = record.get("metrics") or {}
     if metrics:
-        parts.append("**Metrics:** " + ", ".join(f"`{k}` {v:.3f}" if isinstance(v, (int, float)) else f"`{k}` {v}"
-                                                 for k, v in sorted(metrics.items())))
+        parts.append("**Metrics:** " + ", ".join(
+            f"{markdown_code(k)} {v:.3f}" if isinstance(v, (int, float)) else f"{markdown_code(k)} {markdown_text(v)}"
+            for k, v in sorted(metrics.items())))
     for ctx in record.get("contexts") or []:
         text = " ".join(str(ctx.get("text", "")).split())
-        parts.append(f"> **[{ctx.get('n')}]** `{ctx.get('doc_id')}` {text[:700]}")
+        parts.append(f"> **[{markdown_text(ctx.get('n'))}]** {markdown_code(ctx.get('doc_id'))} "
+                     f"{markdown_text(text[:700])}")
     for field in ("judge", "judge_raw", "metric_errors", "error"):
         if record.get(field):
+            # Inert as it is: JSON escapes every line break inside a value, so no line of it can
+            # close the fence, and nothing inside a fence is Markdown or HTML.
             parts.append(f"**{field}:**\n\n```json\n{json.dumps(record[field], indent=1, ensure_ascii=False)[:4000]}\n```")
     return "\n\n".join(parts)
 
@@ -165,7 +179,7 @@ def judge_agreement(role: str, store: Any, judge: str | None = None) -> tuple[li
     try:
         report = calibrate(grade_pairs(store, judge))
     except CairnError as exc:
-        return [], str(exc)
+        return [], markdown_text(exc)
 
     def cell(x: float | None) -> str:
         return "—" if x is None else f"{x:.2f}"

@@ -6,10 +6,11 @@
     index_statistics(role, collection)             documents, chunks, embedder, sizes, last ingest
 
 Plain functions over a KnowledgeBase, with frozen results that render as table rows or
-Markdown; Gradio handlers only translate CairnError into gr.Error (DESIGN.md §5, pure core,
-thin UI). Every function takes the caller's role first and checks it before it validates
-anything or opens an index: only `admin` manages knowledge (assistant/roles.py), so a user
-cannot list, count or delete notes by calling a handler the page does not show them.
+Markdown (names, ids and skip reasons escaped: they may quote an uploaded file); Gradio
+handlers only translate CairnError into gr.Error (DESIGN.md §5, pure core, thin UI). Every
+function takes the caller's role first and checks it before it validates anything or opens an
+index: only `admin` manages knowledge (assistant/roles.py), so a user cannot list, count or
+delete notes by calling a handler the page does not show them.
 
 Uploads. Gradio hands over temp paths (/tmp/gradio/<hash>/films.jsonl) that it may delete
 later. Each file is copied to CAIRN_HOME/uploads/<collection>/<original name> and ingested
@@ -37,9 +38,11 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from assistant.roles import require_admin
 
+from .config import KnowledgeConfig
 from .errors import BadInputError, KnowledgeError
-from .home import cairn_home
+from .home import cairn_home, private_dir, private_file
 from .index import KnowledgeBase
+from .safe_text import markdown_text
 from .ingest import ingest
 from .loaders import extensions_for, unsupported_reason
 from .types import COLLECTIONS
@@ -117,8 +120,9 @@ class UploadReport:
                  _markdown_table(self.HEADERS, self.to_rows())]
         for f in self.files:
             if f.kept_unseen:
-                lines.append(f"\n{f.name}: kept {f.kept_unseen} earlier document(s) not in this upload because "
-                             f"it has skipped lines; fix them and upload again (or delete the documents).")
+                lines.append(f"\n{markdown_text(f.name)}: kept {f.kept_unseen} earlier document(s) not in this "
+                             f"upload because it has skipped lines; fix them and upload again (or delete the "
+                             f"documents).")
         if skipped:
             lines += ["", "**Skipped lines**", "", _markdown_table(self.SKIPPED_HEADERS, self.skipped_rows())]
         return "\n".join(lines)
@@ -133,9 +137,9 @@ class DeleteResult:
 
     def to_markdown(self) -> str:
         text = (f"Deleted {len(self.deleted)} document(s) ({self.chunks_removed} chunks) from {self.collection}"
-                + (f": {', '.join(self.deleted)}." if self.deleted else "."))
+                + (f": {markdown_text(', '.join(self.deleted))}." if self.deleted else "."))
         if self.not_found:
-            text += f" Not found: {', '.join(self.not_found)}."
+            text += f" Not found: {markdown_text(', '.join(self.not_found))}."
         if self.deleted:
             text += " A later ingest of a file that still holds them adds them back: remove them there too."
         return text
@@ -175,7 +179,8 @@ class DocumentListing:
 
     def caption(self) -> str:
         shown = f"{len(self.documents)} of {self.total}" if self.total > len(self.documents) else f"{self.total}"
-        return f"{shown} document(s) in {self.collection}" + (f" matching {self.query!r}" if self.query else "")
+        return f"{shown} document(s) in {self.collection}" + (f" matching {markdown_text(repr(self.query))}"
+                                                              if self.query else "")
 
 
 @dataclass(frozen=True)
@@ -233,18 +238,18 @@ def ingest_uploads(role: str, collection: str, paths: Sequence[str | Path], *,
     same order; default each path's own name (Gradio keeps it as the temp file's name).
     progress(fraction, message): called on this thread, fraction non-decreasing up to 1.0.
     Raises RoleError (not admin), KnowledgeError (unknown collection) or BadInputError (no
-    files, an extension the collection cannot load, a missing file, two files with one name)
-    before anything is copied or opened. Bad lines inside a file are not errors: they are
-    reported in that file's `skipped`.
+    files, an extension the collection cannot load, a missing file, a file over the config's
+    max_upload_mb, two files with one name) before anything is copied or opened. Bad lines
+    inside a file are not errors: they are reported in that file's `skipped`.
     """
     require_admin(role, "manage the knowledge base (upload files)")
     _check_collection(collection)
-    uploads = _validate_uploads(collection, paths, names)
+    max_mb = (kb.config if kb is not None else KnowledgeConfig.load()).max_upload_mb
+    uploads = _validate_uploads(collection, paths, names, max_mb)
     tell = _monotonic(progress)
     started = time.perf_counter()
 
-    folder = cairn_home() / "uploads" / collection
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(cairn_home() / "uploads" / collection)
     stored: list[tuple[str, Path]] = []
     for i, (name, path) in enumerate(uploads):
         tell(_COPIED * i / len(uploads), f"receiving {name}")
@@ -342,7 +347,7 @@ def _check_collection(collection: str) -> None:
 
 
 def _validate_uploads(collection: str, paths: Sequence[str | Path],
-                      names: Sequence[str] | None) -> list[tuple[str, Path]]:
+                      names: Sequence[str] | None, max_mb: int) -> list[tuple[str, Path]]:
     """(original name, path) per upload, or the first problem as BadInputError."""
     allowed = " ".join(extensions_for(collection))  # type: ignore[arg-type]
     if isinstance(paths, (str, Path)):
@@ -365,6 +370,11 @@ def _validate_uploads(collection: str, paths: Sequence[str | Path],
             raise BadInputError(f"{name}: {reason}")
         if not path.is_file():
             raise BadInputError(f"{name}: the uploaded file is gone ({path}); upload it again")
+        size = path.stat().st_size  # before a byte is read: the limit guards the memory and disk
+        if size > max_mb * 2**20:
+            raise BadInputError(f"{name} is {size / 2**20:.1f} MB, over the {max_mb} MB upload limit; split it, "
+                                f"ingest it with `cairn ingest`, or raise max_upload_mb in the [knowledge] table "
+                                f"of CAIRN_HOME/config.toml (or CAIRN_MAX_UPLOAD_MB)")
         if name in seen:
             raise BadInputError(f"two uploaded files are named {name}; rename one (uploads are stored by name, "
                                 f"and the second would replace the first)")
@@ -377,7 +387,7 @@ def _store(path: Path, dest: Path) -> Path:
     """Copy an upload to its stored place atomically (a half-copied file never becomes a source)."""
     if path.resolve() == dest.resolve():
         return dest
-    part = dest.with_name(f".{dest.name}.part")
+    part = private_file(dest.with_name(f".{dest.name}.part"))  # uploads hold note text: 0600
     shutil.copyfile(path, part)
     os.replace(part, dest)
     return dest
@@ -450,7 +460,8 @@ def _describe_ingest(last: Mapping[str, Any] | None) -> str:
 
 def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        # a file name or a skip reason may quote the uploaded file: shown as text (safe_text.py)
+        return markdown_text(str(value).replace("\n", " ")).replace("|", "\\|")
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rerank", action="store_true", help="re-score candidates with the reranking embedder")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="print results as JSON lines")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is searching, recorded in the audit log of note reads (default: the OS user)")
     p.set_defaults(func=cmd_search)
 
     p = subparsers.add_parser("index-stats", help="documents, chunks, sources and health of each collection")
@@ -64,6 +66,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .audit import Accessor, record_chunks
     from .filters import parse_filters
     from .index import KnowledgeBase
     from .rerank import reranker_from_config
@@ -79,6 +82,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.rerank:
         reranker = reranker_from_config(config)
     result = search(kb, args.query, mode=args.mode, filters=filters, k=args.k, reranker=reranker)
+    record_chunks(Accessor.local("cli:search", user=args.user), "search", args.collection,
+                  [hit.chunk for hit in result.hits], " ".join([args.query, *args.filter]))
     if args.json:
         for rank, hit in enumerate(result.hits, 1):
             print(json.dumps({"rank": rank, "doc_id": hit.doc_id, "chunk_id": hit.chunk.id, "score": hit.score,

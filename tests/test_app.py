@@ -28,6 +28,21 @@ def test_search_handler_lists_hits_and_checks_the_role(services):
     assert denied.startswith("**Error:** role 'user' may not read the notes collection") and "azithromycin" not in denied
 
 
+def test_search_handler_logs_each_note_shown_and_no_catalog_hit(services):
+    from assistant.audit_view import audit_view
+    from knowledge.audit import AuditLog
+
+    app.search_handler(services, "admin", "whales in the ocean", "catalog", "hybrid", "", user="alice")
+    assert AuditLog().records() == []  # catalog reads are not clinical
+    out = app.search_handler(services, "clinician", "cough", "notes", "bm25", "", user="bob")
+    records = AuditLog().records()
+    assert records and {r.user for r in records} == {"bob"} and {r.surface for r in records} == {"app:search"}
+    assert {r.doc_ids[0] for r in records} <= {line.split("`")[1] for line in out.splitlines()}
+    rows, caption = audit_view("admin", {"user": "bob"})
+    assert len(rows) == len(records) and "chain intact" in caption
+    assert audit_view("clinician", {})[1].startswith("**Error:** role 'clinician' may not")
+
+
 @pytest.fixture
 def fresh(tmp_path):
     """Services over empty indexes of their own (the knowledge tab writes to them)."""

@@ -26,7 +26,7 @@ def test_streams_then_shows_the_verified_answer_and_cards(agent_for):
     assert len(updates) > 2 and [u[2] for u in updates[:-1]] == ["answering…"] * (len(updates) - 1)
     messages, cards, status, session = updates[-1]
     assert messages[0] == {"role": "user", "content": "documentaries about the ocean"}
-    assert messages[1]["content"].startswith("Deep Blue is about the ocean [1]")
+    assert messages[1]["content"].startswith("Deep Blue is about the ocean \\[1\\]")  # escaped: shows "[1]"
     assert 'id="source-1"' in cards and "<mark>" in cards and "sentences supported" in status
     assert session.last["answer"]["citations"][0]["n"] == 1 and session.last["role"] == "user"
 

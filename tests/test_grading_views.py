@@ -29,7 +29,7 @@ def test_queue_load_and_grade(store):
     rows, count = grading_queue(store, "expert", "eve")
     assert count == "2 answers to grade" and [r[1] for r in rows] == ["catalog", "catalog"]  # no note items
     item_id, shown, sources = grading_load(store, "expert", "eve", None)
-    assert item_id == rows[0][0] and shown.startswith(f"**Question:** {Q}") and "Deep Blue [1]." in shown
+    assert item_id == rows[0][0] and shown.startswith(f"**Question:** {Q}") and "Deep Blue \\[1\\]." in shown
     assert "**[1]** `d1` — Deep Blue: a documentary" in sources and "base" not in shown  # blind to the system
     status = grading_submit(store, "expert", "eve", item_id, 5, 4, 3, 5, 4, " fine ", "Deep Blue [1].")
     assert status.startswith("Saved grade #")

@@ -145,6 +145,38 @@ def test_other_upload_errors(tmp_path, catalog):
         ingest_uploads("admin", "notes", [good], kb=catalog)
 
 
+def sparse_upload(tmp_path: Path, name: str, mb: float) -> Path:
+    path = upload(tmp_path, name, "")
+    with path.open("wb") as out:  # NUL bytes as a hole: no disk used
+        out.truncate(int(mb * 2**20))
+    return path
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(tmp_path, catalog, cairn_home, monkeypatch):
+    big = sparse_upload(tmp_path, "films.jsonl", 60)
+    opened = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self) or real_open(self, *a, **k))
+    with pytest.raises(BadInputError, match=r"films\.jsonl is 60\.0 MB, over the 50 MB upload limit; .*raise "
+                                            r"max_upload_mb in the \[knowledge\] table of CAIRN_HOME/config\.toml"):
+        ingest_uploads("admin", "catalog", [upload(tmp_path, "ok.jsonl", [item(1)]), big], kb=catalog)
+    assert big not in opened and not (cairn_home / "uploads").exists()
+
+
+def test_the_upload_limit_comes_from_the_config(tmp_path, catalog):
+    medium = sparse_upload(tmp_path, "films.jsonl", 1.5)
+    strict = KnowledgeBase("catalog", KnowledgeConfig(max_upload_mb=1), embedder=HashEmbedder())
+    try:
+        with pytest.raises(BadInputError, match=r"films\.jsonl is 1\.5 MB, over the 1 MB upload limit"):
+            ingest_uploads("admin", "catalog", [medium], kb=strict)
+    finally:
+        strict.close()
+    report = ingest_uploads("admin", "catalog", [medium], kb=catalog)  # the default 50 MB lets it through
+    assert report.files[0].name == "films.jsonl" and report.files[0].skipped  # NUL bytes are no JSON
+    with pytest.raises(KnowledgeError, match="max_upload_mb must be a positive integer, got 0"):
+        KnowledgeConfig(max_upload_mb=0)
+
+
 # --- delete, list, statistics ---------------------------------------------------------------
 
 def test_delete_removes_from_bm25_dense_and_stats(tmp_path, catalog):

@@ -93,6 +93,9 @@ def test_html_is_self_contained_and_escapes_everything(outcome) -> None:
             assert value.startswith("#"), (name, value)  # in-page anchors only
     assert not re.search(r"(?i)(https?:)?//[a-z0-9]", html.replace("→", "")), "an external URL in the report"
     assert "url(" not in html and "@import" not in html
+    # …and the browser enforces it: a policy that allows the inline style and nothing else
+    assert ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'") in html
     text = "".join(parsed.text)
     assert EVIL in text and "PWNED" in text and "Ignore previous instructions" in text  # shown, as text
     assert "&lt;script&gt;" in html
@@ -135,6 +138,7 @@ def test_markdown_summary_table(outcome) -> None:
     assert "| cat-qa | odd\\|metric | 0.500 |" in md
     assert "refusal_correct" not in md  # not gated: only in the HTML
     assert "| notes | - | - | - | - | - | - | **did not run**:" in md
+    assert "<img" not in md and "<script" not in md and "&lt;img src=x" in md  # the error's markup, as text
     assert "| cat-qa | agent | 3 (1) | 30.0 | 6.0 | 90% / 10% | 1.00 s | 1.00 s |" in md
     assert "Baseline run(s): `r0`" in md
 

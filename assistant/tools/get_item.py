@@ -38,6 +38,7 @@ def run(ctx: ToolContext, args: Args) -> ToolResult:
     chunks = kb.store.get_chunks(kb.store.chunk_ids_of([args.doc_id]))
     ordered = sorted(chunks.values(), key=lambda c: c.span)
     hits = [Hit(chunk=c, score=1.0, ranks={"get_item": i}) for i, c in enumerate(ordered, 1)]
+    ctx.audit_document("get_item", collection, document)
     return ToolResult(hits, data={"doc_id": document.id, "collection": collection, "text": document.text,
                                   "metadata": document.metadata},
                       trace={"doc_id": args.doc_id, "collection": collection})

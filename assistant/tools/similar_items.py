@@ -29,6 +29,7 @@ def run(ctx: ToolContext, args: Args) -> ToolResult:
     started = time.perf_counter()
     anchor = find_title(kb, args.title)
     hits = similar_items(kb, anchor.doc_id, filters=filters_from_dict(args.filters, COLLECTION), k=args.k)
+    ctx.audit("search", COLLECTION, [h.chunk for h in hits], f"like {anchor.title!r}")  # only hits with a patient_id
     note = "" if anchor.exact else f"Taking {args.title!r} to mean {anchor.title!r}."
     return ToolResult(hits, data={"anchor": anchor.doc_id, "anchor_title": anchor.title}, note=note,
                       trace={"title": args.title, "anchor": anchor.doc_id, "exact": anchor.exact,

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--accept-overall", type=float, default=4.0, metavar="SCORE",
                      help="mean overall grade from which an uncorrected answer is a golden reference (default 4)")
     exp.add_argument("--db", type=Path, metavar="PATH", help=db_help)
+    exp.add_argument("--user", metavar="NAME",
+                     help="who exports, recorded in the audit log for note cases (default: the OS user)")
     exp.set_defaults(func=cmd_export)
 
     stats = sub.add_parser("stats", help="count items, grades, corrections, pairwise verdicts and feedback",
@@ -100,16 +102,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from knowledge.audit import Accessor
+
     from .export import export_golden, export_preferences
     from .records import GradingError
 
     if not args.golden and not args.preferences:
         raise GradingError("say what to export: --golden OUT and/or --preferences OUT")
     store = open_existing_store(args.db)
+    accessor = Accessor.local("cli:grades", user=args.user)
     if args.golden:
-        print(export_golden(store, args.golden, accept_overall=args.accept_overall).line())
+        print(export_golden(store, args.golden, accept_overall=args.accept_overall, accessor=accessor).line())
     if args.preferences:
-        print(export_preferences(store, args.preferences, prompt=args.prompt).line())
+        print(export_preferences(store, args.preferences, prompt=args.prompt, accessor=accessor).line())
     return 0
 
 

@@ -21,7 +21,9 @@ Preferences (TRL's prompt/chosen/rejected + source/created, finetune/data.py rea
 
 Each export writes `<out>.provenance.json` beside it: database path, counts, skips by reason,
 the output's sha256, git commit, time, and per line the grades/verdicts it came from. Outputs are
-written atomically with mode 0600 (they may quote clinical notes).
+written atomically with mode 0600 (they may quote clinical notes), and each line about the notes
+collection is logged, before the file is written, in the audit log of note reads
+(knowledge/audit.py, action "export:golden" / "export:preferences").
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from statistics import fmean
 from typing import Any, Literal
 
 from knowledge.atomic import write_atomic
+from knowledge.audit import Accessor, AuditLog, AuditRecord
 
 from .records import Item, Passage, RubricGrade, is_judge, now
 from .store import GradeStore
@@ -100,11 +103,14 @@ def golden_cases(store: GradeStore, *, accept_overall: float = ACCEPT_OVERALL) -
     return cases, skipped
 
 
-def export_golden(store: GradeStore, out: str | Path, *, accept_overall: float = ACCEPT_OVERALL) -> ExportReport:
+def export_golden(store: GradeStore, out: str | Path, *, accept_overall: float = ACCEPT_OVERALL,
+                  accessor: Accessor | None = None) -> ExportReport:
     """Write the golden cases to `out` (JSONL, DESIGN.md §2; evals.golden.load_golden reads it)
-    and `<out>.provenance.json`."""
+    and `<out>.provenance.json`. `accessor`: who exports, for the audit log (default: the OS user)."""
     cases, skipped = golden_cases(store, accept_overall=accept_overall)
     records = [case["provenance"] for case in cases]
+    _audit_export(store, accessor, "golden", Path(out),
+                  [(case["collection"], [case["provenance"]["item_id"]]) for case in cases])
     return _write(store, Path(out), "golden", cases, records, skipped,
                   {"accept_overall": accept_overall})
 
@@ -142,7 +148,7 @@ def preference_pairs(store: GradeStore, *, prompt: PromptStyle = "inference") ->
                       "rejected": item.answer, "source": f"expert-correction:{grade.grader}:grade-{grade.id}:item-{item.id}",
                       "created": grade.created})
         provenance.append({"kind": "correction", "grade_id": grade.id, "item_id": item.id, "grader": grade.grader,
-                           "system": item.system, "origin": item.origin})
+                           "system": item.system, "origin": item.origin, "collection": item.collection})
     for verdict in store.pairwise(role=EXPORT_ROLE):
         if is_judge(verdict.grader):
             continue
@@ -162,17 +168,39 @@ def preference_pairs(store: GradeStore, *, prompt: PromptStyle = "inference") ->
                       "created": verdict.created})
         provenance.append({"kind": "pairwise", "pairwise_id": verdict.id, "grader": verdict.grader,
                            "item_ids": [verdict.item_a, verdict.item_b], "chosen_system": verdict.winner_system,
-                           "rejected_system": verdict.loser_system, "seed": verdict.seed, "swapped": verdict.swapped})
+                           "rejected_system": verdict.loser_system, "seed": verdict.seed, "swapped": verdict.swapped,
+                           "collection": verdict.collection})
     return pairs, provenance, skipped
 
 
-def export_preferences(store: GradeStore, out: str | Path, *, prompt: PromptStyle = "inference") -> ExportReport:
-    """Write TRL preference pairs to `out` (JSONL) and `<out>.provenance.json`."""
+def export_preferences(store: GradeStore, out: str | Path, *, prompt: PromptStyle = "inference",
+                       accessor: Accessor | None = None) -> ExportReport:
+    """Write TRL preference pairs to `out` (JSONL) and `<out>.provenance.json`. `accessor`: who
+    exports, for the audit log (default: the OS user)."""
     pairs, records, skipped = preference_pairs(store, prompt=prompt)
+    _audit_export(store, accessor, "preferences", Path(out),
+                  [(r["collection"], r.get("item_ids") or [r.get("item_id")]) for r in records])
     return _write(store, Path(out), "preferences", pairs, records, skipped, {"prompt": prompt})
 
 
 # -- writing --------------------------------------------------------------------------------------
+
+def _audit_export(store: GradeStore, accessor: Accessor | None, kind: str, out: Path,
+                  lines: list[tuple[str, list[int | None]]]) -> None:
+    """One audit record per exported line about the notes: (collection, ids of the items it came
+    from) per line; its notes are the documents those items saw and cited."""
+    notes = [(n, ids) for n, (collection, ids) in enumerate(lines, start=1) if collection == "notes"]
+    if not notes:
+        return
+    who = accessor or Accessor.local(role=EXPORT_ROLE)
+    items = {item.id: item for item in store.items(role=EXPORT_ROLE)}
+    records = []
+    for n, ids in notes:
+        seen = [items[i] for i in ids if i in items]
+        doc_ids = [p.doc_id for item in seen for p in item.contexts] + [d for item in seen for d in item.cited_ids]
+        records.append(AuditRecord.of(who, f"export:{kind}", "notes", doc_ids, detail=f"{out.name} line {n}"))
+    AuditLog().append(records)
+
 
 def provenance_path(out: Path) -> Path:
     return out.with_name(out.name + ".provenance.json")

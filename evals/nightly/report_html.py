@@ -11,7 +11,9 @@ external URL) that a CI artifact store or a mail client can show as is.
 
 Every piece of text from a run (questions, answers, contexts, errors, names) passes through
 html.escape: a golden case or a document may hold markup (and the demo holds a prompt
-injection), and the report must show it, not run it.
+injection), and the report must show it, not run it. A Content-Security-Policy in its head
+makes that a property the browser enforces too: the page may use its inline style and nothing
+else, so even a slip of the escaping could not fetch an image, a frame or a stylesheet.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from evals.nightly.outcome import NightlyOutcome, SuiteOutcome, metric_rows
 from evals.nightly.svg import trend_svg
 from evals.nightly.values import RATES, MetricValue
 
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;color:#1f2328;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
@@ -235,4 +238,5 @@ def render_html(outcome: NightlyOutcome) -> str:
             + "".join(suite_section(s, outcome) for s in outcome.suites) + provenance_section(outcome))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n")

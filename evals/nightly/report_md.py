@@ -1,12 +1,15 @@
 """summary.md of a nightly run: the headline table (each suite's gated and primary metrics with
 their 95% CIs, baseline and gate result; every other metric is in report.html), a speed table (cases/min, assistant vs scoring time,
 latency percentiles beside the quality numbers) and the findings — the text that goes in the
-README and in a CI job summary ($GITHUB_STEP_SUMMARY).
+README and in a CI job summary ($GITHUB_STEP_SUMMARY). A suite's error (in its row and its
+finding) may quote a document or a model reply, so errors and findings are escaped
+(knowledge/safe_text.py): shown as text, loading nothing where the summary is rendered.
 """
 from __future__ import annotations
 
 from evals.nightly.outcome import NightlyOutcome, SuiteOutcome, metric_rows
 from evals.nightly.values import MetricValue
+from knowledge.safe_text import markdown_text
 
 
 def _cell(text: object) -> str:
@@ -41,7 +44,8 @@ def quality_table(outcome: NightlyOutcome) -> list[str]:
              "|---|---|---:|---|---:|---:|---|---|"]
     for suite in outcome.suites:
         if suite.status != "ok":
-            lines.append(f"| {_cell(suite.name)} | - | - | - | - | - | - | **did not run**: {_cell(suite.error)} |")
+            lines.append(f"| {_cell(suite.name)} | - | - | - | - | - | - | **did not run**: "
+                         f"{_cell(markdown_text(suite.error))} |")
             continue
         for row in metric_rows(suite, extra=0):
             if row.metric == "error_rate" and row.status != "fail":
@@ -75,7 +79,7 @@ def render_markdown(outcome: NightlyOutcome) -> str:
     lines += quality_table(outcome) + [""] + speed_table(outcome) + [""]
     shown = [f for f in outcome.findings if f.kind != "no-baseline"]
     if shown:
-        lines += ["Findings:", ""] + [f"- {_cell(str(f))}" for f in shown] + [""]
+        lines += ["Findings:", ""] + [f"- {_cell(markdown_text(f))}" for f in shown] + [""]
     baselines = sorted({s.baseline_run for s in outcome.suites if s.baseline_run})
     accepted = [s.name for s in outcome.suites if s.accepted]
     lines.append(f"Baseline run(s): {', '.join(f'`{b}`' for b in baselines) or 'none yet'}. "
