@@ -15,7 +15,7 @@ export OMP_WAIT_POLICY := PASSIVE
 DEMO := knowledge/demo/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup test-setup models answer-model demo serve bench-knowledge bench-train nightly nightly-fast docs clean help
+.PHONY: run test test-avx2 setup test-setup models answer-model demo serve bench-knowledge bench-train nightly nightly-fast docs clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,19 @@ test: test-setup models  ## install with test extras and run the whole test suit
 	# 0.5B answer model: the slow agent, answer and extraction tests run it for real
 	$(BIN)/cairn models pull smollm2-135m qwen2.5-coder-0.5b
 	$(BIN)/python -m pytest -q
+
+# The suite again on llama.cpp kernels built without AVX-512/AMX (what an AVX2-only CPU runs),
+# from any x86-64 machine: the build goes to .avx2-llama (its own ~8 min, once) and shadows the
+# normal one on PYTHONPATH for this run only. Replies may differ between the two builds; no test
+# may depend on which.
+AVX2_LIB := .avx2-llama
+test-avx2: test-setup models  ## the whole suite on an AVX2-only llama.cpp build (checks CPU independence)
+	$(BIN)/cairn models pull smollm2-135m qwen2.5-coder-0.5b
+	test -f $(AVX2_LIB)/.built || { rm -rf $(AVX2_LIB) && \
+	  CMAKE_ARGS="$$($(BIN)/python -m assistant.llm.build_flags --avx2-only)" $(PIP) install -q --no-cache-dir \
+	    --no-deps --target $(AVX2_LIB) -c constraints.txt "llama-cpp-python==0.3.36" && touch $(AVX2_LIB)/.built; }
+	PYTHONPATH=$(CURDIR)/$(AVX2_LIB) $(BIN)/python -c "import llama_cpp, sys; info = llama_cpp.llama_print_system_info().decode(); sys.exit('AVX512 = 1' in info and 'not an AVX2-only build: ' + info)"
+	PYTHONPATH=$(CURDIR)/$(AVX2_LIB) $(BIN)/python -m pytest -q
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

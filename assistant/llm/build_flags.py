@@ -7,6 +7,11 @@ on, llama-cpp-python 0.3.36 built that way crashes (SIGSEGV) on any prompt longe
 token. Building with GGML_NATIVE=OFF and the CPU's other SIMD extensions named explicitly
 keeps AVX-512/VNNI/BF16 speed without the AMX path. Elsewhere the default native build is
 right, and no flags are printed.
+
+`--avx2-only` prints the flags of a build without AVX-512 or AMX, whatever this CPU has: the
+kernels an AVX2-only CPU (an older or smaller AMD EPYC, many laptops) runs. `make test-avx2`
+builds one beside the normal build and runs the suite on it, so a change can be checked on
+both CPU families from either.
 """
 from __future__ import annotations
 
@@ -34,7 +39,23 @@ def cmake_args(flags: set[str]) -> str:
     return " ".join(options)
 
 
-def main() -> int:
+AVX2_ONLY = {"avx", "avx2", "fma", "f16c"}  # the x86-64-v3 level, no AVX-512
+
+
+def avx2_only_args() -> str:
+    """The explicit flag set of an AVX2-only build (AVX-512, its extensions and AMX off)."""
+    options = ["-DGGML_NATIVE=OFF"] + [f"-D{option}={'ON' if flag in AVX2_ONLY else 'OFF'}" for flag, option in _FEATURES]
+    return " ".join(options + ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--avx2-only"]:
+        print(avx2_only_args())
+        return 0
+    if argv:
+        print(f"unknown arguments {argv}; use no argument (this CPU) or --avx2-only", file=sys.stderr)
+        return 2
     path = Path("/proc/cpuinfo")
     print(cmake_args(cpu_flags(path.read_text())) if path.exists() else "")
     return 0
