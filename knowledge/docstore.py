@@ -9,11 +9,24 @@ Chroma without re-embedding);
 ids in flight sit in `pending` until the transaction that makes them true commits, and
 `recover()` removes leftovers from Chroma. `generation` bumps on every committed change so
 readers (BM25, other processes) can tell that their copy is stale.
+
+Threads: one connection per thread, not one shared connection behind a lock. The UI serves
+searches, uploads and deletions from several worker threads through one KnowledgeBase; with
+a connection each, SQLite's WAL mode gives them what it gives separate processes — readers
+never wait, writers queue on `BEGIN IMMEDIATE` (busy timeout) — and every transaction stays
+on the thread that opened it. A single shared connection would put one thread's reads inside
+another's open transaction (or start a transaction within one); a lock per store would
+make every search wait behind an ingest's commit and still leave other processes to the
+WAL. `snapshot()` makes a group of reads see one committed state (the version and the rows
+of a derived index must match). A finished thread's connection is closed when the next
+thread opens one, so a server that starts a writer thread per upload holds few files open.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -43,24 +56,77 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 class DocStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is one transaction.
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        version = self.get_meta("schema_version")
-        if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-            # Generations restart at 0 in a rebuilt index; derived files are stamped with this
-            # id too, so a stale BM25 copy of an earlier index can never pass as current.
-            self.set_meta("index_id", uuid.uuid4().hex)
-        elif version != SCHEMA_VERSION:
+        self._local = threading.local()
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        self._guard = threading.Lock()
+        self._closed = False
+        try:
+            self.db.executescript(SCHEMA)
+            with self._tx():  # two processes creating the index at once agree on one id
+                version = self.get_meta("schema_version")
+                if version is None:
+                    self.set_meta("schema_version", SCHEMA_VERSION)
+                    # Generations restart at 0 in a rebuilt index; derived files are stamped with
+                    # this id too, so a stale BM25 copy of an earlier index can never pass as current.
+                    self.set_meta("index_id", uuid.uuid4().hex)
+        except BaseException:
+            self.close()
+            raise
+        if version is not None and version != SCHEMA_VERSION:
+            self.close()
             raise IndexStateError(
                 f"the index at {path.parent} has format {version}, this cairn reads format {SCHEMA_VERSION}; "
                 f"re-index it with `cairn ingest --rebuild ...`")
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first use."""
+        conn = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._guard:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"the docstore {self.path} is closed; open the collection again")
+            for thread in [t for t in self._connections if not t.is_alive()]:
+                self._connections.pop(thread).close()
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is one transaction.
+            # check_same_thread=False only so that close() (or the sweep above) may close it from
+            # another thread; it is used by the thread that opened it alone.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._connections[threading.current_thread()] = conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # in WAL mode a commit survives kill -9
+        self._local.conn = conn
+        return conn
+
+    def open_connections(self) -> int:
+        """How many connections are open (one per thread that used the store and still runs)."""
+        with self._guard:
+            return len(self._connections)
+
     def close(self) -> None:
-        self.db.close()
+        """Close every thread's connection; later use raises sqlite3.ProgrammingError."""
+        with self._guard:
+            self._closed = True
+            connections, self._connections = list(self._connections.values()), {}
+        for conn in connections:
+            conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in the block see one committed state (a read transaction on this thread's
+        connection; writers in other threads and processes go on meanwhile)."""
+        db = self.db
+        if db.in_transaction:  # already inside a snapshot or a write on this thread
+            yield
+            return
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if db.in_transaction:  # (an error inside may have ended it already)
+                db.execute("COMMIT")  # ends the read; nothing was written
 
     # --- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -99,6 +165,15 @@ class DocStore:
                                "WHERE chunk_id IN ({})", chunk_ids)
         return {row[0]: _row_to_chunk(row) for row in rows}
 
+    def corpus_texts(self) -> tuple[list[str], list[str]]:
+        """(chunk ids, chunk texts) in corpus order: what BM25 indexes."""
+        rows = self.db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def corpus_ids(self) -> list[str]:
+        """Chunk ids in corpus order."""
+        return [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")]
+
     def iter_chunks(self) -> Iterator[Chunk]:
         """All chunks in corpus order (chunk_id order: the row order of BM25 and CorpusView)."""
         yield from (_row_to_chunk(r) for r in self.db.execute(
@@ -115,10 +190,22 @@ class DocStore:
             metas.append({**json.loads(metadata), "doc_id": doc_id})
         return ids, metas
 
-    def corpus_vectors(self, dim: int) -> np.ndarray:
-        """(n_chunks, dim) float16 vectors in corpus order."""
-        blob = b"".join(r[0] for r in self.db.execute("SELECT vector FROM chunks ORDER BY chunk_id"))
-        return np.frombuffer(blob, dtype=np.float16).reshape(-1, dim)
+    def corpus_vectors(self, dim: int, chunk_ids: Sequence[str] | None = None) -> np.ndarray:
+        """(n_chunks, dim) float16 vectors in corpus order. With `chunk_ids` (the rows of a
+        view taken earlier), one vector per given id whatever was committed since: a chunk
+        deleted meanwhile gets zeros (it cannot be returned: its row is gone too)."""
+        with self.snapshot():
+            rows = self.db.execute("SELECT chunk_id, vector FROM chunks ORDER BY chunk_id").fetchall()
+        current = [r[0] for r in rows]
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(-1, dim)
+        if chunk_ids is None or list(chunk_ids) == current:
+            return vectors
+        row_of = {cid: i for i, cid in enumerate(current)}
+        aligned = np.zeros((len(chunk_ids), dim), dtype=np.float16)
+        for i, cid in enumerate(chunk_ids):
+            if cid in row_of:
+                aligned[i] = vectors[row_of[cid]]
+        return aligned
 
     def get_document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT doc_id, text, metadata, source, line FROM documents WHERE doc_id=?",
@@ -171,8 +258,8 @@ class DocStore:
     def begin_change(self, remove_doc_ids: Sequence[str], incoming_chunk_ids: Iterable[str]) -> list[str]:
         """Step 1 of a change: journal every chunk id about to be touched in Chroma and drop the
         rows of documents being replaced or deleted. Returns the old chunk ids to delete from Chroma."""
-        old_ids = self.chunk_ids_of(list(remove_doc_ids))
         with self._tx():
+            old_ids = self.chunk_ids_of(list(remove_doc_ids))
             self.db.executemany("INSERT OR IGNORE INTO pending(chunk_id) VALUES (?)",
                                 [(i,) for i in [*old_ids, *incoming_chunk_ids]])
             self._delete_docs(remove_doc_ids)

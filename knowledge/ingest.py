@@ -8,6 +8,8 @@ Per batch of changed documents the order is fixed, and it is what makes kill -9 
   4. docstore: insert the new rows, clear their journal entries                 (commit)
 A crash anywhere leaves journaled ids; `KnowledgeBase.recover()` deletes their vectors, and
 the documents they belonged to are simply "new" to the next run, which finishes the job.
+The four steps of a batch hold the collection's write lock (index.py), so ingests, deletions
+and recovery in other threads or processes never interleave with them.
 Unchanged documents (same content hash) cost a hash and a dict lookup: no model is loaded.
 
 Progress for a UI: `on_progress(fraction, message)` is called on the caller's thread with a
@@ -152,7 +154,7 @@ def ingest(kb: KnowledgeBase, paths: Sequence[str | Path], *, progress: bool = T
         tell(_SCANNED, f"loading the embedder for {len(changed_ids):,} documents")
         kb.bind_embedder()
         embed_start = time.perf_counter()
-        _index_changed(kb, paths, limits, changed_ids, known, report, progress, tell)
+        _index_changed(kb, paths, limits, changed_ids, report, progress, tell)
         report.seconds["index"] = time.perf_counter() - embed_start
     if report.changed and build_bm25:
         tell(_INDEXED, "rebuilding the BM25 index")
@@ -175,8 +177,7 @@ def _record_last_ingest(kb: KnowledgeBase, report: IngestReport) -> None:
 
 
 def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadLimits, changed_ids: set[str],
-                   known: dict[str, tuple[str, str]], report: IngestReport, progress: bool,
-                   tell: ProgressCallback) -> None:
+                   report: IngestReport, progress: bool, tell: ProgressCallback) -> None:
     """Embedding runs on this thread; steps 1-4 of each batch run, in order, on one writer
     thread, so Chroma's HNSW insert of batch i overlaps the embedding of batch i+1 (on 2 cores
     that hides most of the write cost). At most one batch is in flight, and a writer error
@@ -189,22 +190,26 @@ def _index_changed(kb: KnowledgeBase, paths: Sequence[str | Path], limits: LoadL
     embedded = 0
 
     def write(docs: list[Document], chunks: list[Chunk], vectors) -> None:
-        replaced = [d.id for d in docs if d.id in known]
-        old_ids = kb.store.begin_change(replaced, [c.id for c in chunks])                      # step 1
-        if old_ids:
-            kb.chroma.delete(old_ids)                                                          # step 2
-        kb.chroma.upsert([c.id for c in chunks], vectors, [c.doc_id for c in chunks])          # step 3
-        kb.store.commit_docs(docs, chunks, vectors)                                            # step 4
-        stale = set(old_ids) - {c.id for c in chunks}
-        if stale:
-            kb.store.clear_pending(stale)
+        # Under the write lock, and from what is indexed now rather than at the start of this
+        # ingest: another thread or process may have added or removed these documents since,
+        # and chunks of theirs left out of step 1 would stay in Chroma with no row.
+        with kb.writing():
+            replaced = kb.store.existing_doc_ids([d.id for d in docs])
+            old_ids = kb.store.begin_change(sorted(replaced), [c.id for c in chunks])          # step 1
+            if old_ids:
+                kb.chroma.delete(old_ids)                                                      # step 2
+            kb.chroma.upsert([c.id for c in chunks], vectors, [c.doc_id for c in chunks])      # step 3
+            kb.store.commit_docs(docs, chunks, vectors)                                        # step 4
+            stale = set(old_ids) - {c.id for c in chunks}
+            if stale:
+                kb.store.clear_pending(stale)
         report.updated += len(replaced)
         report.added += len(docs) - len(replaced)
         report.chunks_embedded += len(chunks)
         source_of = {d.id: d.source for d in docs}
         for doc in docs:
             counts = report.source(doc.source)
-            if doc.id in known:
+            if doc.id in replaced:
                 counts.updated += 1
             else:
                 counts.added += 1

@@ -89,7 +89,7 @@ class _Store:
     def corpus_metadata(self):
         return [r["doc_id"] for r in self.rows], self.rows
 
-    def corpus_vectors(self, dim):
+    def corpus_vectors(self, dim, chunk_ids=None):
         return self.vectors.astype(np.float16)
 
 
