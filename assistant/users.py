@@ -27,12 +27,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ import bcrypt
 from assistant.roles import check_role
 from knowledge.atomic import write_atomic
 from knowledge.errors import CairnError
-from knowledge.home import private_dir
+from knowledge.locks import file_lock
 
 USERS_NAME = "users.json"
 SCHEMA = "cairn.users/1"
@@ -125,24 +124,9 @@ def _write(path: Path, users: list[dict[str, Any]]) -> None:
                  mode=0o600)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock for a read-modify-write of the users file (across processes)."""
-    private_dir(path.parent)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: atomic replace still protects the file from crashes
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    return file_lock(path.with_name(path.name + ".lock"))
 
 
 def _key(name: str) -> str:

@@ -15,8 +15,8 @@ the file atomically (a crash leaves the old file or the new one, never half of o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,12 +24,8 @@ from typing import Any
 
 from knowledge.atomic import recover_dir, write_atomic
 from knowledge.home import models_dir
+from knowledge.locks import file_lock
 from knowledge.models_errors import RegistryError
-
-try:  # POSIX advisory lock; on platforms without fcntl, writers are simply not serialized.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 REGISTRY_FILE = "registry.json"
 
@@ -161,18 +157,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path) -> AbstractContextManager[None]:
     """Hold an exclusive lock on `<registry>.lock` so two writers cannot interleave a
     read-modify-write and drop each other's entry."""
-    with open(path.with_name(path.name + ".lock"), "a+") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    return file_lock(path.with_name(path.name + ".lock"))
 
 
 def put_entry(entry: RegistryEntry) -> None:

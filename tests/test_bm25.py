@@ -4,7 +4,6 @@ with a warning instead of being trusted."""
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import pytest

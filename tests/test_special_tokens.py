@@ -111,8 +111,7 @@ def smollm(real_model):
 
 
 def _turn_tokens(llm, messages) -> int:
-    import llama_cpp  # noqa: F401  (the backend's tokenizer, exactly as it tokenizes prompts)
-
+    """<|im_start|> tokens in the prompt as the backend tokenizes it (special tokens parsed)."""
     ids = llm._prompt_ids(llm._llama, llm.apply_chat_template(messages))
     start = llm._llama.tokenize(b"<|im_start|>", add_bos=False, special=True)
     assert len(start) == 1, "<|im_start|> is one special token in this vocabulary"
