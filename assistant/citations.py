@@ -26,14 +26,17 @@ from knowledge.types import Chunk
 MARKER_RE = re.compile(
     r"\[\s*(?:(?:sources?|docs?|documents?|refs?|passages?)\s*)?"
     r"(\d{1,3}(?:\s*(?:[-–—,;]|and)\s*\d{1,3})*)\s*\]", re.IGNORECASE)
-_PART_RE = re.compile(r"\s*(?:[,;]|and)\s*")
+# _PART_RE, _SPACE_BEFORE_PUNCT_RE and _MARKER_AND_SPACE_RE start with a run of blanks and
+# never start inside one (the lookbehinds): the match from the run's first blank is found first
+# anyway, and retrying at every blank of a long run cost time quadratic in its length.
+_PART_RE = re.compile(r"(?:(?!\s)|(?<!\s))\s*(?:[,;]|and)\s*")
 _RANGE_RE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
 MAX_RANGE = 20  # "[1-20]" expands; "[1-900]" is a typo or an attack, so only its ends count
 # A list item's own numbering or bullet is not part of the claim ("1. Alien [1]" claims "Alien").
 _ITEM_PREFIX_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([.,;:!?])(?=\s|$)")  # "film [1] ." leaves "film ."
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"(?<!\s)\s+([.,;:!?])(?=\s|$)")  # "film [1] ." leaves "film ."
 # A marker with the blanks before it: removing both leaves "film [1]." as "film.".
-_MARKER_AND_SPACE_RE = re.compile(r"[ \t]*" + MARKER_RE.pattern, re.IGNORECASE)
+_MARKER_AND_SPACE_RE = re.compile(r"(?<![ \t])[ \t]*" + MARKER_RE.pattern, re.IGNORECASE)
 
 
 @dataclass(frozen=True)

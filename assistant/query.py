@@ -40,10 +40,15 @@ from . import query_lexicon as lex
 from .dates import DateRange, TimePhrase, find_time_phrases
 from .query_lexicon import QueryError, Vocabulary
 
-__all__ = ["QueryError", "QueryPlan", "Route", "Span", "Vocabulary", "understand"]
+__all__ = ["MAX_QUESTION_CHARS", "QueryError", "QueryPlan", "Route", "Span", "Vocabulary", "understand"]
 
 Route = Literal["catalog", "notes", "chitchat"]
 I = re.IGNORECASE
+# Longest question accepted. Real questions are a sentence or two (the golden sets' longest is 90
+# characters); 4000 still takes a pasted paragraph, is about 1000 tokens so the rules, the demo
+# and the sources keep their room in the answer model's default 4096-token context, and bounds
+# the parser's work, which runs before the model is asked and keeps other chats waiting.
+MAX_QUESTION_CHARS = 4000
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -399,13 +404,21 @@ def _search_text(r: _Reading) -> str:
     return _tidy(" ".join(keep + [r.text[pos:]]))
 
 
+_TRAIL_WORDS = ("that", "which", "who", "and", "or", "a", "an", "the", "by", "with", "for")
+_TRAIL_MARKS = r"[\s,;:?!.\-–]"
+# Dangling words and marks at the end of the search text. A match never starts right after one
+# of them (the lookbehinds): the match from the first of a run is found first anyway, and
+# retrying after each one of a long run that does not reach the end took quadratic time.
+_TRAIL = re.compile("".join(rf"(?<!\b{w})" for w in _TRAIL_WORDS) + rf"(?<!{_TRAIL_MARKS})"
+                    rf"(?:\b(?:{'|'.join(_TRAIL_WORDS)})|{_TRAIL_MARKS})+$", I)
+
+
 def _tidy(text: str) -> str:
     """Drop what a removed filter phrase leaves dangling: "about" before the topic, "that"
     after it. A trailing "from" is kept ("where coffee comes from")."""
     text = re.sub(r"\s+", " ", text)
     lead = re.compile(rf"^(?:(?:{lex.CONNECTORS})\b|[\s,;:?!.\-–])+", I)
-    trail = re.compile(r"(?:\b(?:that|which|who|and|or|a|an|the|by|with|for)|[\s,;:?!.\-–])+$", I)
-    text = trail.sub("", lead.sub("", text)).strip()
+    text = _TRAIL.sub("", lead.sub("", text)).strip()
     # What is left of "the best new documentaries of 2024" is praise, not a topic.
     return "" if all(w.lower() in lex.FILLER for w in re.findall(r"[\w']+", text)) else text
 
@@ -429,7 +442,11 @@ def _route(r: _Reading, hint: str | None) -> Route:
 
 def understand(question: str, *, today: dt.date, collection_hint: str | None = None,
                vocabulary: Vocabulary | None = None) -> QueryPlan:
-    """Read one question into a QueryPlan. Deterministic: same inputs, same plan."""
+    """Read one question into a QueryPlan. Deterministic: same inputs, same plan. QueryError
+    for an empty question or one longer than MAX_QUESTION_CHARS."""
+    if isinstance(question, str) and len(question) > MAX_QUESTION_CHARS:
+        raise QueryError(f"question is {len(question)} characters long, over the limit of {MAX_QUESTION_CHARS}; "
+                         f"shorten it to the part you want answered")
     if not isinstance(question, str) or not question.strip():
         raise QueryError(f"empty question {question!r}; ask something, e.g. 'documentaries about bees'")
     if collection_hint not in (None, "catalog", "notes"):

@@ -132,9 +132,11 @@ CREATOR_CUE = re.compile(r"(?:(?:directed|created|written|made|produced|hosted|p
 CAST_CUE = re.compile(r"(?:starring|featuring|with|narrated\s+by|voiced\s+by|played\s+by)\s+$", I)
 SIMILAR_CUE = re.compile(r"(?:like|similar\s+to|in\s+the\s+(?:vein|style)\s+of)\s+$", I)
 # A quoted title: opening quote after a space, closing quote before a space or punctuation, so
-# apostrophes ("Schindler's") and "'90s" are not quotes.
-QUOTED = re.compile(r"(?:(?<=\s)|^)([\"“‘'])"
-                    r"(?P<t>[^\"“”‘’']*\s[^\"“”‘’']*|[^\"“”‘’'\s]+)[\"”’'](?=[\s?.!,;:]|$)")
+# apostrophes ("Schindler's") and "'90s" are not quotes. The title is everything up to the next
+# quote mark, taken possessively (`++`): a shorter title would end before a non-quote character,
+# which can never close it, and retrying every shorter split made one unclosed quote cost time
+# quadratic in the question's length.
+QUOTED = re.compile(r"(?:(?<=\s)|^)([\"“‘'])(?P<t>[^\"“”‘’']++)[\"”’'](?=[\s?.!,;:]|$)")
 # "patient pt_0003", "patient #12", "pt 12", or a bare "pt_0003".
 PATIENT_ID = re.compile(r"\b(?:(?:patient|pt)(?:\s+id)?(?:\s*[#:]\s*|\s+)(?P<id>[a-z]*[_-]?\d+)"
                         r"|(?P<bare>[a-z]+_\d+))\b", I)
@@ -186,7 +188,10 @@ NUM_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven 
 NUM_WORDS |= {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
               if i > 1}
 NUM_WORDS |= {"a": 1, "an": 1, "hundred": 100, "a hundred": 100}
-NUM = (r"\d+(?:\.\d+)?|half\s+an?|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+# A digit run is read whole and from its first digit: no number is followed by a digit, so
+# shorter readings cannot match, and retrying them at every digit of a long run took time
+# quadratic in its length.
+NUM = (r"(?<!\d)\d++(?:\.\d++)?|half\s+an?|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
        r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?|" + alternation(NUM_WORDS))
 # "under 90 minutes" is lte (the brief's reading: runtimes are quoted as upper limits), "less
 # than five minutes" lt (the golden set's); each phrase keeps its own strictness.

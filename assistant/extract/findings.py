@@ -20,14 +20,14 @@ import re
 
 from .negation import NEGATION_CUE_RE
 from .sections import Section, sections_of
-from .spans import Span, split_list, trim
+from .spans import RUN_START, Span, split_list, trim
 
-LIST_SEP_RE = re.compile(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+|\s*;\s*", re.IGNORECASE)
+LIST_SEP_RE = re.compile(rf"{RUN_START}(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+|\s*;\s*)", re.IGNORECASE)
 _CLAUSE_END_RE = re.compile(r"[.;:!?](?=\s|$)|\n")
 DURATION_RE = re.compile(
-    r"\s+(?:for|x|times|since|over)\s+(?:the (?:past|last)\s+)?(?:\d+(?:-\d+)?|a few|several|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten|a|an)\s*(?:hours?|hrs?|days?|weeks?|wks?|months?|years?)\b|"
-    r"\s+(?:for|since)\s+(?:yesterday|today|last night|this morning)\b", re.IGNORECASE)
+    rf"{RUN_START}(?:\s+(?:for|x|times|since|over)\s+(?:the (?:past|last)\s+)?(?:\d+(?:-\d+)?|a few|several|one|"
+    r"two|three|four|five|six|seven|eight|nine|ten|a|an)\s*(?:hours?|hrs?|days?|weeks?|wks?|months?|years?)\b|"
+    r"\s+(?:for|since)\s+(?:yesterday|today|last night|this morning)\b)", re.IGNORECASE)
 SYMPTOM_CUE_RE = re.compile(
     r"\b(?:presents?(?: to (?:the )?\w+)? (?:with|c/o|complaining of)|presenting with|c/o|complains? of|"
     r"(?:seen|here|admitted) for|"
@@ -39,16 +39,18 @@ _SUBJECT_RE = re.compile(r"(?:the patient|patient|pt|he|she|they)\s+(?:has|had)\
 _HISTORY_CUE_RE = re.compile(
     r"\b(?:(?:PMH|PMHx|past medical history|(?:a )?(?:past )?(?:medical )?history|hx|h/o)\s*(?:of|significant for|"
     r"notable for|includes?)\s+|(?:PMH|PMHx|past medical history|hx|h/o)\s*:\s*)", re.IGNORECASE)
-_HISTORY_END_RE = re.compile(r"\s+(?:who|presents?|presenting|is|was|here|now|c/o|admitted)\b|[.;:](?=\s|$)|\n",
-                             re.IGNORECASE)
+_HISTORY_END_RE = re.compile(rf"{RUN_START}\s+(?:who|presents?|presenting|is|was|here|now|c/o|admitted)\b"
+                             r"|[.;:](?=\s|$)|\n", re.IGNORECASE)
 _DIAGNOSIS_CUE_RE = re.compile(
     r"\b(?:(?:most |is |are )?consistent with|(?:picture|presentation|history) (?:fits|suggests)|diagnosed with|"
     r"diagnosis of|diagnosis is|dx(?: of|:)?)\s+|(?:^|(?<=[.!?]\s))(?:Likely|Probable|Presumed)\s+",
     re.IGNORECASE | re.MULTILINE)
-_NUMBERING_RE = re.compile(r"(?:^|\s+)\d+[.)]\s+|\s*;\s*|\n\s*[-*•]?\s*", re.MULTILINE)
-QUALIFIER_RE = re.compile(
-    r",?\s+(?:stable|controlled|well[- ]controlled|improving|improved|resolved|resolving|worsening|uncontrolled|"
-    r"chronic|new|ongoing|on treatment|s/p treatment|at baseline)$", re.IGNORECASE)
+# Like RUN_START, but a run may be entered right after a line break: list lines start there.
+_NUMBERING_RE = re.compile(r"(?:^|(?<![^\S\n])\s+)\d+[.)]\s+|(?:(?!\s)|(?<![^\S\n]))\s*;\s*|\n\s*[-*•]?\s*",
+                           re.MULTILINE)
+QUALIFIER_RE = re.compile(  # a blank run is entered at its start or right after the comma (RUN_START)
+    r"(?:,|(?<![\s,]))\s+(?:stable|controlled|well[- ]controlled|improving|improved|resolved|resolving|worsening|"
+    r"uncontrolled|chronic|new|ongoing|on treatment|s/p treatment|at baseline)$", re.IGNORECASE)
 LEADING_ARTICLE_RE = re.compile(r"(?:an?|the|his|her|their|known|likely|probable|possible|presumed)\s+",
                                  re.IGNORECASE)
 

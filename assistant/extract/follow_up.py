@@ -21,9 +21,12 @@ INTERVAL_RE = re.compile(rf"\b{_INTERVAL}", re.IGNORECASE)
 _CUE = (r"(?:follow(?:[- ]?up)?|f/u|RTC|return(?:s|ing)?(?: to (?:clinic|the clinic|office|the office|ED|the ED))?|"
         r"re-?check(?:ed)?|re-?evaluat(?:e|ion)|re-?assess(?:ment)?|see (?:me|us|you|PCP|the patient)|"
         r"PCP|recheck visit|next visit|appointment)")
+# At most six filler words between cue and interval ("with their PCP in"): "PCP" is both a cue
+# and a filler, so an unbounded run of them ("PCP PCP PCP …") was re-read from each one, in
+# time quadratic in its length.
 FOLLOW_UP_RE = re.compile(
     rf"\b{_CUE}\b(?:[ \t]+(?:up|with|in|within|after|at|their|his|her|the|PCP|clinic|provider|doctor|office|"
-    rf"scheduled|planned|visit|for))*[ \t:]*(?P<value>{_INTERVAL})", re.IGNORECASE)
+    rf"scheduled|planned|visit|for)){{0,6}}[ \t:]*(?P<value>{_INTERVAL})", re.IGNORECASE)
 _HEADER_RE = re.compile(rf"^[ \t]*FOLLOW[- ]?UP[ \t]*:[^\n]*?\b(?:in|within)\s+(?P<value>{_INTERVAL})",
                         re.IGNORECASE | re.MULTILINE)
 

@@ -25,7 +25,7 @@ from .medications import DOSE_RE
 from .negation import CIRCUMSTANCE_RE, NEGATION_CUE_RE, scope_of
 from .rules import NoteAnalysis
 from .schema import Evidence, Medication, TraceEvent, Vital
-from .spans import Span, evidence, inside, locate, split_list, trim
+from .spans import RUN_START, Span, evidence, inside, locate, split_list, trim
 from .validate import NOT_SYMPTOM_SECTIONS
 from .vitals import label_pattern
 
@@ -33,7 +33,7 @@ _MED_WINDOW = 160  # characters after a medication's name in which its dose/rout
 _NARROW = {"dose": DOSE_RE}  # attributes narrowed to what their own pattern matches
 # A quoted list ("cough and fever") is cut like the rules cut theirs, so both modes agree on items.
 _SPLITTERS = {"symptoms": LIST_SEP_RE, "negated_findings": LIST_SEP_RE,
-              "diagnoses": re.compile(r"\s*;\s*|\s+\d+[.)]\s+")}
+              "diagnoses": re.compile(rf"{RUN_START}(?:\s*;\s*|\s+\d+[.)]\s+)")}
 
 
 def _trimmers(field: str) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:

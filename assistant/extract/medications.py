@@ -20,7 +20,10 @@ from .spans import evidence
 
 _UNITS = (r"(?:mg/kg/day|mg/kg/dose|mg/kg|mcg/kg|mg/m2|mg|mcg|µg|μg|micrograms?|milligrams?|grams?|g|mL|ml|"
           r"units?|IU|mEq|sprays?|puffs?|tabs?|tablets?|capsules?|caps?|drops?|patch(?:es)?|applications?)")
-_AMOUNT = rf"\d+(?:\.\d+)?(?:\s*{_UNITS})?(?:\s*(?:/|-|to)\s*\d+(?:\.\d+)?)*\s*{_UNITS}"
+# At most four more numbers after the first ("1-2", "160/4.5", "5/325-10/325"): an unbounded
+# chain was re-read from each of its numbers, so a long "0/0/0/…" with no unit took time
+# quadratic in its length.
+_AMOUNT = rf"\d+(?:\.\d+)?(?:\s*{_UNITS})?(?:\s*(?:/|-|to)\s*\d+(?:\.\d+)?){{0,4}}\s*{_UNITS}"
 DOSE_RE = re.compile(rf"(?<![\w.])(?:{_AMOUNT}(?:\s*/\s*{_AMOUNT})?|(?:a )?thin (?:layer|film))(?![\w%])",
                      re.IGNORECASE)
 ROUTE_RE = re.compile(

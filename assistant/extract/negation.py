@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .spans import Span, inside, overlaps, split_list, trim
+from .spans import RUN_START, Span, inside, overlaps, split_list, trim
 
 # Pre-negation cues (NegEx's list, the common ones). "no" must not match "no." (number) or "NKDA".
 NEGATION_CUE_RE = re.compile(
@@ -28,11 +28,11 @@ NEGATION_CUE_RE = re.compile(
 _SCOPE_END_RE = re.compile(
     r"[.;:!?](?=\s|$)|\n|\b(?:but|however|although|though|except|reports?|endorses?|complains?|presents?|"
     r"admits?|with (?:a |an )?(?:history|PMH) of)\b", re.IGNORECASE)
-_SEPARATOR_RE = re.compile(r"\s*,\s*(?:(?:or|and|nor)\s+)?|\s+(?:or|and|nor)\s+", re.IGNORECASE)
+_SEPARATOR_RE = re.compile(rf"{RUN_START}(?:\s*,\s*(?:(?:or|and|nor)\s+)?|\s+(?:or|and|nor)\s+)", re.IGNORECASE)
 _FILLER_RE = re.compile(r"(?:any|signs? of|symptoms? of|evidence of|complaints? of|history of|other|"
                         r"recent episodes? of|further|significant)\s+", re.IGNORECASE)
 CIRCUMSTANCE_RE = re.compile(
-    r"\s+(?:on (?:admission|arrival|presentation|exam|examination|review|ROS)|at (?:this time|present)|"
+    rf"{RUN_START}\s+(?:on (?:admission|arrival|presentation|exam|examination|review|ROS)|at (?:this time|present)|"
     r"per (?:the )?(?:patient|pt|family|mother|father)|since\b.*|today|noted|reported|appreciated|present)$",
     re.IGNORECASE)
 # Verbs between a cue and the finding: "does not have fever", "did not report chest pain".

@@ -17,7 +17,15 @@ from .schema import Evidence, Source
 Span = tuple[int, int]
 # Punctuation and list markers that never belong to an item: "+light sensitivity.", "- apixaban", "1. flu".
 _EDGE_LEFT_RE = re.compile(r"^(?:\s|[-+*•,;:.)(]|\d+[.)]\s)+")
-_EDGE_RIGHT_RE = re.compile(r"(?:\s|[,;:.(])+$")
+# Starts only where a run of such characters starts: the match from there is found first anyway,
+# and retrying at every character of a long run that does not reach the end took quadratic time.
+_EDGE_RIGHT_RE = re.compile(r"(?<![\s,;:.(])(?:\s|[,;:.(])+$")
+# Prefix for the extractors' patterns that begin with a run of blanks (list separators, trailing
+# phrases): never start a match inside the run. The match from the run's first blank is found
+# first anyway, and retrying at every blank of a long run took time quadratic in its length.
+# (A search that itself starts inside a run would miss a match there; the extractors always
+# start at a non-blank or right after one.)
+RUN_START = r"(?:(?!\s)|(?<!\s))"
 
 
 def _bounded(note: str, start: int, end: int) -> bool:
@@ -85,8 +93,13 @@ def trim(note: str, span: Span, *, leading: re.Pattern[str] | None = None,
         if (start, end) == before or start >= end:
             break
     # A closing bracket stays only with its opening one: "(rash)" keeps both, "rash)" loses it.
-    while end > start and note[end - 1] in ")]" and note[start:end].count("(") < note[start:end].count(")"):
+    # (Counted once, then kept up to date: recounting per bracket was quadratic in a long run.)
+    opening, closing = note.count("(", start, end), note.count(")", start, end)
+    while end > start and note[end - 1] in ")]" and opening < closing:
+        closing -= note[end - 1] == ")"
         end -= 1
+        while end > start and note[end - 1].isspace():  # "rash )" -> "rash", not "rash "
+            end -= 1
     return (start, end) if start < end and note[start:end].strip() else None
 
 

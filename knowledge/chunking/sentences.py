@@ -31,7 +31,10 @@ ABBREVIATIONS: frozenset[str] = frozenset({
     "oct", "nov", "dec",
 })
 
-_TERMINAL = re.compile(r"""[.!?]+['"’”)\]]*(?=\s|\Z)""")  # punctuation run, then whitespace or end
+# A punctuation run, then closing quotes/brackets, then whitespace or the end. A match starts
+# only where a run starts, and the run is taken whole (`++`, `*+`: what follows it is never
+# more of it): retrying inside a long run ("......x") took time quadratic in its length.
+_TERMINAL = re.compile(r"""(?<![.!?])[.!?]++['"’”)\]]*+(?=\s|\Z)""")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # the part before the final '.' of "b.i.d." / "e.g."
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _NEW_ITEM = re.compile(r"""
@@ -47,8 +50,13 @@ def sentence_boundaries(text: str, start: int = 0, end: int | None = None) -> li
     """Sorted offsets strictly inside (start, end) where a new sentence begins."""
     end = len(text) if end is None else end
     cuts: set[int] = set()
-    for match in _TERMINAL.finditer(text, start, end):
-        if _is_sentence_end(text, match.start(), match.end(), start, end):
+    # A run that `start` cuts into is matched from its real beginning, then clipped to `start`.
+    run_start = start
+    if 0 < start < len(text) and text[start] in ".!?":
+        while run_start > 0 and text[run_start - 1] in ".!?":
+            run_start -= 1
+    for match in _TERMINAL.finditer(text, run_start, end):
+        if _is_sentence_end(text, max(match.start(), start), match.end(), start, end):
             cuts.add(_WHITESPACE.match(text, match.end(), end).end())
     for pattern in (_PARAGRAPH, _NEW_ITEM):
         for match in pattern.finditer(text, start, end):
