@@ -138,6 +138,13 @@ def test_recursive_invariants_over_random_texts():
                 assert a.span[1] == len(doc.text) or doc.text[a.span[1]].isspace(), "chunk ends mid-word"
 
 
+@pytest.mark.parametrize("text", ["               0000 0", "\n" * 30 + "alpha beta gamma delta"])
+def test_a_mostly_blank_chunk_does_not_reappear_inside_the_next(text):
+    doc = Document("d", text)
+    chunks = RecursiveChunker(chunk_size=20, chunk_overlap=5).chunk(doc)
+    check_invariants(doc, chunks)  # strictly increasing starts and ends, nothing dropped
+
+
 def test_overlap_happens_when_pieces_allow_it():
     rng = random.Random(7)
     text = " ".join(rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(400))

@@ -27,17 +27,25 @@ def trim(text: str, start: int, end: int) -> Span:
 
 
 def to_chunks(doc: Document, spans: Iterable[tuple[Span, dict[str, Any]]]) -> list[Chunk]:
-    """Chunks `doc.id#0, #1, ...` from (span, extra metadata) pairs, skipping blank spans."""
+    """Chunks `doc.id#0, #1, ...` from (span, extra metadata) pairs, skipping blank spans and
+    any span that trimming left inside its neighbour: a chunk that was mostly blanks
+    ("          0000" before "0000 0") would otherwise be a copy of part of the next one."""
+    trimmed = [(trim(doc.text, start, end), extra) for (start, end), extra in spans]
+    trimmed = [(span, extra) for span, extra in trimmed if span[0] < span[1]]
+    kept = [(span, extra) for i, (span, extra) in enumerate(trimmed)
+            if not any(_inside(span, other) for other, _ in trimmed[max(0, i - 1):i] + trimmed[i + 1:i + 2])]
     chunks: list[Chunk] = []
-    for (start, end), extra in spans:
-        start, end = trim(doc.text, start, end)
-        if start == end:
-            continue
+    for (start, end), extra in kept:
         index = len(chunks)
         metadata = {**doc.metadata, **extra, "chunk_index": index}
         chunks.append(Chunk(id=f"{doc.id}#{index}", doc_id=doc.id, text=doc.text[start:end],
                             span=(start, end), metadata=metadata))
     return chunks
+
+
+def _inside(span: Span, other: Span) -> bool:
+    """`span` lies within `other` and is not `other` itself."""
+    return other[0] <= span[0] and span[1] <= other[1] and span != other
 
 
 def pack(pieces: list[Span], limit: int) -> list[Span]:
