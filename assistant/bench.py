@@ -80,12 +80,12 @@ def _timed_stream(run: Callable[[Callable[[str], None]], Any]) -> tuple[Any, flo
 class RawLlama:
     """The baseline: llama_cpp.Llama on the same file, with the same settings as ours."""
 
-    def __init__(self, path: Path, *, n_ctx: int, n_threads: int) -> None:
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_threads_batch: int) -> None:
         from llama_cpp import Llama
 
         from assistant.llm.llamacpp import _without_extra_buffer_types, amx_compiled_in
 
-        options = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, seed=0,
+        options = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch, seed=0,
                        verbose=False)
         if amx_compiled_in():  # load exactly as LlamaCppLLM does on this wheel
             with _without_extra_buffer_types():
@@ -231,7 +231,8 @@ def cmd_bench_assistant(args: argparse.Namespace) -> int:
     questions = pick_questions(GOLDEN, args.n)
     llm = load_llm(config)
     agent = Agent(llm, AgentConfig(role="clinician", verify=not args.no_verify, today=dt.date(2026, 11, 22)))
-    raw = None if args.no_raw else RawLlama(llm.path, n_ctx=config.n_ctx, n_threads=config.threads)
+    raw = None if args.no_raw else RawLlama(llm.path, n_ctx=config.n_ctx, n_threads=config.threads,
+                                              n_threads_batch=config.batch_threads)
     agent.ask(questions[0][1])  # warm-up: embedder, indexes and both models loaded before timing
     try:
         records = measure(agent, raw, questions)

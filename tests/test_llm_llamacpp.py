@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.llm import DEFAULT_MODEL, LLMConfig, LLMConfigError, LLMContextError, LLMError, load_llm
-from assistant.llm.config import default_threads
+from assistant.llm.config import default_batch_threads, default_threads
 from assistant.llm.llamacpp import find_gguf
 from knowledge.errors import CairnError
 
@@ -29,12 +29,17 @@ def test_defaults_follow_the_design() -> None:
     assert LLMConfig(n_threads=2).threads == 2
     assert config.sampling.max_tokens == config.max_tokens
     assert "api_key" not in json.dumps(config.to_dict()).replace("api_key_env", "")
+    # provenance records the thread counts used, not None
+    assert (config.to_dict()["n_threads"], config.to_dict()["n_threads_batch"]) == (
+        default_threads(), default_batch_threads())
+    assert default_batch_threads() >= default_threads() and LLMConfig(n_threads_batch=3).batch_threads == 3
 
 
 @pytest.mark.parametrize(("fields", "match"), [
     ({"backend": "vllm"}, "backend='vllm' is unknown"),
     ({"model": " "}, "model is empty"),
     ({"n_threads": 0}, "n_threads=0"),
+    ({"n_threads_batch": 0}, "n_threads_batch=0"),
     ({"n_ctx": 64}, "n_ctx=64"),
     ({"max_tokens": 4096, "n_ctx": 4096}, "below n_ctx=4096"),
     ({"temperature": -0.1}, r"temperature=-0.1 must be in \[0, 2\]"),
@@ -208,3 +213,19 @@ def test_concurrent_calls_are_serialized(smollm) -> None:
     for thread in threads:
         thread.join()
     assert results == [expected] * 3
+
+
+@pytest.mark.slow
+def test_prompt_threads_change_no_reply_and_no_score(smollm_path: Path) -> None:
+    """Prompt evaluation uses every CPU by default; llama.cpp gives each output row of a
+    batch to one thread, so the thread count must not change a single float."""
+    from assistant.prompts import judge_messages
+
+    claim = judge_messages("Alien is a film about a creature.", [(1, "Alien (film, 1979): a crew meets a creature.")])
+    results = []
+    for threads in (1, 2):
+        llm = load_llm(LLMConfig(model=str(smollm_path), n_threads=1, n_threads_batch=threads, n_ctx=2048,
+                                 max_tokens=24))
+        results.append((llm.chat(QUESTION).text, llm.token_logprob_of(claim, ["SUPPORTED", "UNSUPPORTED"])))
+        llm.close()
+    assert results[0] == results[1]

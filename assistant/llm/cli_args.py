@@ -20,9 +20,11 @@ def add_llm_arguments(parser: argparse.ArgumentParser, *, default_model: str | N
     group.add_argument("--base-url", help="the server's OpenAI base URL for --backend openai, "
                                           "e.g. http://127.0.0.1:8080/v1")
     group.add_argument("--threads", type=int, help="CPU threads for decoding (default: half the CPUs)")
+    group.add_argument("--batch-threads", type=int,
+                       help="CPU threads for prompt evaluation (default: every CPU available)")
     group.add_argument("--n-ctx", type=int, default=4096, help="context window in tokens (default: %(default)s)")
 
 
 def llm_config_from_args(args: argparse.Namespace) -> LLMConfig:
     return LLMConfig(backend=args.backend, model=args.model, adapter=args.adapter, base_url=args.base_url,
-                     n_threads=args.threads, n_ctx=args.n_ctx)
+                     n_threads=args.threads, n_threads_batch=args.batch_threads, n_ctx=args.n_ctx)

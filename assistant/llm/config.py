@@ -25,6 +25,15 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"  # DESIGN.md §4: best quality found among 
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def default_batch_threads() -> int:
+    """Every CPU this process may use, at most 16. Prompt evaluation is compute-bound matrix
+    work that scales with cores (measured on the 2-core machine: 2 threads prefill a 900-token
+    prompt in 0.54x the time of 1, AVX-512 and AVX2-only builds alike, with bit-identical
+    replies and scores), while decoding is memory-bound and keeps `default_threads()`."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(16, available))
+
+
 def default_threads() -> int:
     """Half the logical CPUs, at most 8: llama.cpp and torch decode best on physical cores,
     and on the 2 shared cores we measured 1 thread often beating 2 (DESIGN.md §6)."""
@@ -42,6 +51,8 @@ class LLMConfig:
             for backend=openai the model name the server expects.
         adapter: llamacpp: a GGUF LoRA file; hf: a peft adapter folder; not for openai.
         n_threads: CPU threads for decoding (llamacpp, hf); None = `default_threads()`.
+        n_threads_batch: llamacpp: CPU threads for prompt evaluation; None =
+            `default_batch_threads()` (every CPU available).
         n_ctx: context window in tokens (prompt + reply) for llamacpp.
         temperature: default sampling temperature; 0 = greedy (deterministic).
         max_tokens: default cap on generated tokens.
@@ -64,6 +75,7 @@ class LLMConfig:
     model: str = DEFAULT_MODEL
     adapter: str | None = None
     n_threads: int | None = None
+    n_threads_batch: int | None = None
     n_ctx: int = 4096
     temperature: float = 0.0
     max_tokens: int = 512
@@ -83,6 +95,9 @@ class LLMConfig:
             raise LLMConfigError(f"model is empty; use a catalogue name like {DEFAULT_MODEL!r} or a path")
         if self.n_threads is not None and not 1 <= self.n_threads <= 256:
             raise LLMConfigError(f"n_threads={self.n_threads} must be in 1..256 (or None for {default_threads()})")
+        if self.n_threads_batch is not None and not 1 <= self.n_threads_batch <= 256:
+            raise LLMConfigError(f"n_threads_batch={self.n_threads_batch} must be in 1..256 (or None for "
+                                 f"{default_batch_threads()})")
         if not 128 <= self.n_ctx <= 1_048_576:
             raise LLMConfigError(f"n_ctx={self.n_ctx} must be in 128..1048576 tokens")
         if not 1 <= self.max_tokens < self.n_ctx:
@@ -122,12 +137,17 @@ class LLMConfig:
         return self.n_threads or default_threads()
 
     @property
+    def batch_threads(self) -> int:
+        return self.n_threads_batch or default_batch_threads()
+
+    @property
     def sampling(self) -> Sampling:
         return Sampling(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
 
     def to_dict(self) -> dict[str, Any]:
-        """For provenance records (holds no secret: the API key stays in the environment)."""
-        return asdict(self)
+        """For provenance records (holds no secret: the API key stays in the environment). The
+        thread counts are recorded as used, not as None."""
+        return {**asdict(self), "n_threads": self.threads, "n_threads_batch": self.batch_threads}
 
 
 def load_llm(config: LLMConfig | None = None) -> ChatLLM:

@@ -123,7 +123,8 @@ class LlamaCppLLM(ChatLLM):
 
     backend = "llamacpp"
 
-    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int = 1, seed: int | None = 0,
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int = 1,
+                 n_threads_batch: int | None = None, seed: int | None = 0,
                  adapter: str | Path | None = None, prompt_cache_mb: int | None = None, prompt_block: int = 64,
                  extra_buffers: bool | None = None, model_id: str | None = None, fingerprint: str | None = None,
                  defaults: Sampling | None = None) -> None:
@@ -136,7 +137,8 @@ class LlamaCppLLM(ChatLLM):
         # Prompts are evaluated in blocks of prompt_block tokens at aligned positions, so that a
         # reused prefix never changes the result (prefix_cache.py says why).
         self._options: dict[str, Any] = {
-            "model_path": str(path), "n_ctx": n_ctx, "n_threads": n_threads, "n_threads_batch": n_threads,
+            "model_path": str(path), "n_ctx": n_ctx, "n_threads": n_threads,
+            "n_threads_batch": n_threads_batch or n_threads,
             "n_batch": prompt_block, "n_ubatch": prompt_block,
             "seed": 0 if seed is None else seed, "verbose": False,
             **({"lora_path": str(adapter)} if adapter is not None else {}),
@@ -154,7 +156,8 @@ class LlamaCppLLM(ChatLLM):
     @classmethod
     def from_config(cls, config: LLMConfig) -> LlamaCppLLM:
         model_id, path = local_model_path(config.model)
-        return cls(path, n_ctx=config.n_ctx, n_threads=config.threads, seed=config.seed, adapter=config.adapter,
+        return cls(path, n_ctx=config.n_ctx, n_threads=config.threads, n_threads_batch=config.batch_threads,
+                   seed=config.seed, adapter=config.adapter,
                    prompt_cache_mb=config.prompt_cache_mb if config.prompt_cache else None,
                    prompt_block=config.prompt_block,
                    model_id=model_id, defaults=config.sampling)
