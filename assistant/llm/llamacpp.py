@@ -210,9 +210,12 @@ class LlamaCppLLM(ChatLLM):
         return self._llama_logits
 
     # -- generation -----------------------------------------------------------------------------
-    def _arguments(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
+    def _arguments(self, request: GenerationRequest, *, stream: bool,
+                   messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """`create_chat_completion`'s arguments; `messages`: the request's, already defused."""
         args: dict[str, Any] = {
-            "messages": self.safe_messages(request.messages), "max_tokens": request.max_tokens,
+            "messages": messages if messages is not None else self.safe_messages(request.messages),
+            "max_tokens": request.max_tokens,
             "temperature": request.temperature, "stop": list(request.stop), "seed": request.seed,
             # No repetition penalty: the handler's default (1.1) would make llama.cpp answers
             # differ from the same model on transformers or a server.
@@ -285,9 +288,10 @@ class LlamaCppLLM(ChatLLM):
     def _call(self, llama: Any, request: GenerationRequest, *, stream: bool) -> Any:
         # Only whole aligned blocks of an earlier prompt are reused (prefix_cache.py): the same
         # request gives the same reply whatever ran before, so evals do not depend on case order.
-        prompt = self._prompt_ids(llama, self.apply_chat_template(request.messages))
+        messages = self.safe_messages(request.messages)  # defused once, rendered here and by the handler
+        prompt = self._prompt_ids(llama, self._formatter(messages=messages).prompt)
         self._keep_reusable_prefix(llama, prompt)
-        return llama.create_chat_completion(**self._arguments(request, stream=stream))
+        return llama.create_chat_completion(**self._arguments(request, stream=stream, messages=messages))
 
     @contextmanager
     def _evaluation(self, llama: Any) -> Iterator[None]:
