@@ -77,6 +77,8 @@ models: setup  ## provision the offline models into $CAIRN_HOME/models
 
 answer-model: setup  ## provision the default answer model (Qwen2.5-Coder-1.5B, 1.1 GB) for cairn ask/chat
 	$(BIN)/cairn models pull qwen2.5-coder-1.5b
+	# once per machine: decode threads by measurement (~1 min; `cairn bench threads` to redo it)
+	$(BIN)/cairn bench threads --model qwen2.5-coder-1.5b --if-missing
 
 demo: setup models  ## index the bundled demo catalog and clinical notes (incremental: no-op when unchanged)
 	$(BIN)/cairn ingest $(DEMO)/catalog.jsonl --collection catalog

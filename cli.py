@@ -13,7 +13,7 @@ import sys
 from knowledge.home import set_offline_env
 
 # Order is the order of `cairn --help`.
-COMMAND_MODULES = ("knowledge.cli", "assistant.cli", "assistant.extract.cli", "evals.eval_cli", "evals.nightly_cli", "evals.cli", "evals.injection_cli", "evals.calibration_cli", "evals.grading.cli", "assistant.users_cli", "knowledge.audit_cli", "knowledge.models_cli", "knowledge.demo.cli", "finetune.pipeline_cli", "finetune.build_cli", "knowledge.bench", "assistant.bench", "assistant.bench_ui", "app")
+COMMAND_MODULES = ("knowledge.cli", "assistant.cli", "assistant.extract.cli", "evals.eval_cli", "evals.compare", "evals.nightly_cli", "evals.cli", "evals.injection_cli", "evals.calibration_cli", "evals.grading.cli", "assistant.users_cli", "knowledge.audit_cli", "knowledge.models_cli", "knowledge.demo.cli", "finetune.pipeline_cli", "finetune.build_cli", "knowledge.bench", "assistant.bench", "assistant.bench_threads", "assistant.bench_ui", "app")
 
 
 def build_parser() -> argparse.ArgumentParser:

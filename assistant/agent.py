@@ -49,6 +49,7 @@ from knowledge.audit import Accessor
 from knowledge.config import RETRIEVAL_MODES
 from knowledge.errors import CairnError
 from knowledge.index import KnowledgeBase
+from knowledge.types import Chunk
 
 CHITCHAT_TEXT = ("Hello! I answer questions about the catalog{notes} from its sources, and cite them. "
                  "Try: \"documentaries about climate change from the last year\".")
@@ -75,6 +76,8 @@ class AgentConfig:
             is HyDE behind the weak-evidence gate, multi-query off: the golden-set ablation
             (TransformConfig's docstring) found HyDE helps a little and multi-query does not.
         verifier: the verifier's settings; None: its defaults.
+        context_tokens: per-source budget of text tokens the answer model reads, the sentences
+            most relevant to the question (assistant/context.py); None: every source whole.
     """
 
     role: Role = "user"
@@ -89,6 +92,7 @@ class AgentConfig:
     today: dt.date | None = None
     transforms: TransformConfig | None = field(default_factory=TransformConfig)
     verifier: VerifierConfig | None = None
+    context_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -104,6 +108,9 @@ class AgentConfig:
             raise AgentError(f"policy={self.policy!r} is unknown; use one of {', '.join(POLICIES)}")
         if self.history_turns < 0:
             raise AgentError(f"history_turns={self.history_turns} must be >= 0")
+        if self.context_tokens is not None and self.context_tokens < 16:
+            raise AgentError(f"context_tokens={self.context_tokens} must be >= 16 (a sentence or two per source), "
+                             "or None to show every source whole")
 
 
 @dataclass(frozen=True)
@@ -221,18 +228,30 @@ class Agent:
 
     def ask(self, question: str, *, conversation: Conversation | None = None,
             stream_callback: Callable[[str], None] | None = None,
-            filters: Mapping[str, Any] | None = None, accessor: Accessor | None = None) -> Answer:
+            filters: Mapping[str, Any] | None = None, accessor: Accessor | None = None,
+            on_sources: Callable[[list[Chunk]], None] | None = None,
+            on_sentence: Callable[[str], None] | None = None) -> Answer:
         """Answer one question; `conversation` (if given) is read for follow-ups and extended;
         `filters` as in `route`; `accessor`: who asks, for the audit log of note reads (default:
-        the OS user in the configured role)."""
+        the OS user in the configured role). Streaming, three ways: `stream_callback` gets the
+        model's raw reply piece by piece (unverified); `on_sources` the numbered sources once
+        retrieved, before the model writes; `on_sentence` each sentence once verified, as it
+        will be shown (answer_question), or a reply that needs no verifying in one piece."""
         started = time.perf_counter()
         first_token: list[float] = []
+        released: list[float] = []
 
         def on_piece(piece: str) -> None:
             if not first_token:
                 first_token.append(time.perf_counter() - started)
             if stream_callback is not None:
                 stream_callback(piece)
+
+        def on_verified(text: str) -> None:
+            if not released:
+                released.append(time.perf_counter() - started)
+            if on_sentence is not None:
+                on_sentence(text)
 
         step = self.route(question, conversation, filters)
         timings: dict[str, float | None] = {"route_s": time.perf_counter() - started}
@@ -249,10 +268,16 @@ class Agent:
             trace["tool"] = {"name": step.call.name, "args": step.call.args, "trace": result.trace,
                              "message": message.content}
             timings.update(result.timings)
-            answer = self._answer(question, step, result, conversation, on_piece)
+            timings["sources_s"] = time.perf_counter() - started
+            if on_sources is not None:
+                on_sources([hit.chunk for hit in result.hits])
+            answer = self._answer(question, step, result, conversation, on_piece, on_verified)
             trace.update(answer.trace)
-            timings.update({k: v for k, v in answer.timings.items() if k != "total_s"})
+            timings.update({k: v for k, v in answer.timings.items() if k not in ("total_s", "first_verified_s")})
+        if not released and answer.text:  # chitchat, a refusal, an extraction: shown whole, at the end
+            on_verified(answer.text)
         timings["pipeline_ttft_s"] = first_token[0] if first_token else None
+        timings["pipeline_first_verified_s"] = released[0] if released else None
         timings["total_s"] = time.perf_counter() - started
         answer = replace(answer, trace=trace, timings=timings)
         if conversation is not None:
@@ -268,7 +293,7 @@ class Agent:
         return message.artifact, message
 
     def _answer(self, question: str, step: Step, result: ToolResult, conversation: Conversation | None,
-                on_piece: Callable[[str], None]) -> Answer:
+                on_piece: Callable[[str], None], on_sentence: Callable[[str], None]) -> Answer:
         if step.call is not None and step.call.name == "extract_note":
             from assistant.tools.extract_note import extraction_answer  # the answer IS the extraction
 
@@ -277,7 +302,9 @@ class Agent:
         embedder = self.kb(step.plan.route).embedder if result.hits else None
         answer = answer_question(self.llm, question, result.hits, history=history, verify=self.config.verify,
                                  policy=self.config.policy, stream_callback=on_piece,
-                                 config=self.config.verifier, embedder=embedder, max_tokens=self.config.max_tokens)
+                                 config=self.config.verifier, embedder=embedder, max_tokens=self.config.max_tokens,
+                                 on_sentence=_after(result.note, on_sentence),
+                                 context_tokens=self.config.context_tokens)
         if result.note and not answer.refused:
             answer = replace(answer, text=f"{result.note} {answer.text}")
         return answer
@@ -286,6 +313,18 @@ class Agent:
         for kb in self._kbs.values():
             kb.close()
         self._kbs.clear()
+
+
+def _after(note: str, on_sentence: Callable[[str], None]) -> Callable[[str], None]:
+    """`on_sentence`, with the tool's `note` (shown before the answer) released first."""
+    pending = [note] if note else []
+
+    def release(text: str) -> None:
+        while pending:
+            on_sentence(pending.pop())
+        on_sentence(text)
+
+    return release
 
 
 def _collection_of(call: ToolCall) -> str:

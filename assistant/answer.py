@@ -25,10 +25,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from assistant.citations import AnswerSentence, claim_text, split_sentences, split_valid, with_markers
+from assistant.context import compact_chunk
 from assistant.llm.base import ChatLLM, Completion
 from assistant.prompts import (
     GUARD_REFUSAL_TEXT,
     REFUSAL_TEXT,
+    answer_head,
     build_messages,
     guard_question,
     injection_kinds,
@@ -107,7 +109,9 @@ class Answer:
 def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
                     history: Sequence[Mapping[str, Any]] = (), verify: bool = True, policy: Policy = "remove",
                     stream_callback: Callable[[str], None] | None = None, config: VerifierConfig | None = None,
-                    embedder: Embedder | None = None, max_tokens: int | None = None) -> Answer:
+                    embedder: Embedder | None = None, max_tokens: int | None = None,
+                    on_sentence: Callable[[str], None] | None = None,
+                    context_tokens: int | None = None) -> Answer:
     """Answer `question` from `hits` (retrieval order = source numbers) with verified citations.
 
     history: earlier {"role": "user"|"assistant", "content": …} turns (others are dropped).
@@ -116,6 +120,11 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
     stream_callback: receives the model's reply piece by piece as it is generated.
     config / embedder: the verifier's settings and optional embedding signal.
     max_tokens: cap on the reply (None: the model's default).
+    context_tokens: per-source budget of text tokens the model reads (context.compact_chunk:
+        the sentences most relevant to the question); None: every source whole.
+    on_sentence: receives each sentence as it will be shown, once verified (in order; under
+        "flag" an unsupported one comes marked). A UI can show these instead of the raw stream:
+        under "remove" nothing unsupported ever reaches it.
     """
     started = time.perf_counter()
     if not isinstance(question, str) or not question.strip():
@@ -123,11 +132,15 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
     if policy not in POLICIES:
         raise AnswerError(f"policy={policy!r} is unknown; use one of {', '.join(POLICIES)}")
     chunks = [hit.chunk if isinstance(hit, Hit) else hit for hit in hits]
-    passages = [passage_text(chunk) for chunk in chunks]
+    # What the model reads of each source (context.py); citations keep the whole chunk.
+    shown = chunks if context_tokens is None else [compact_chunk(c, question, context_tokens, llm.count_tokens)
+                                                   for c in chunks]
+    passages = [passage_text(chunk) for chunk in shown]
     trace: dict[str, Any] = {
         "model_id": llm.model_id, "question": question, "policy": policy, "verify": verify,
-        "context": [{"n": n, "doc_id": c.doc_id, "chunk_id": c.id,
-                     "score": getattr(hit, "score", None)} for n, (c, hit) in enumerate(zip(chunks, hits), 1)],
+        "context": [{"n": n, "doc_id": c.doc_id, "chunk_id": c.id, "score": getattr(hit, "score", None),
+                     **({"shown_chars": len(v.text)} if v is not c else {})}
+                    for n, (c, v, hit) in enumerate(zip(chunks, shown, hits), 1)],
         # Sources that look like they carry instructions: fenced like all others, but worth a look.
         "injection_suspects": [n for n, text in enumerate(passages, 1) if injection_kinds(text)],
     }
@@ -141,12 +154,15 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
     if not chunks:
         return refuse(REFUSAL_TEXT, "no sources retrieved", announce=True)
 
-    completion = _generate(llm, build_messages(question, chunks, history), stream_callback, max_tokens)
+    llm.pin_prefix(answer_head())
+    evaluated = llm.prompt_tokens_evaluated
+    completion = _generate(llm, build_messages(question, shown, history), stream_callback, max_tokens)
     raw = completion.text
     timings.update(generate_s=completion.timings.get("total_s"), ttft_s=completion.timings.get("ttft_s"),
                    decode_tok_s=completion.timings.get("decode_tok_s"))
     trace.update(raw_answer=raw, finish_reason=completion.finish_reason,
-                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
+                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                 prompt_tokens_evaluated=llm.prompt_tokens_evaluated - evaluated)
     if leaks_system_prompt(raw, min_shared=_LEAKED_REPLY_SHINGLES):
         # Most of the reply is our prompt: dropping only its long sentences would leave the
         # short rules ("Do not add outside knowledge.") standing, so nothing of it is shown.
@@ -156,18 +172,23 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
         return refuse(REFUSAL_TEXT, "the model found no answer in the sources")
 
     verify_start = time.perf_counter()
-    if verify:
-        verifier = Verifier(llm, config, embedder)
-        checks = verifier.verify(sentences, passages)
-        trace.update(verifier=verifier.config.to_dict(), judge_calls=verifier.judge_calls)
-    else:
-        checks = [_unverified(s, len(chunks)) for s in sentences]
-    # A sentence quoting our rules goes whatever the policy: flagging would still show it.
-    leaked = [leaks_system_prompt(check.text) for check in checks]
-    checks = [replace(c, supported=False, reason=_LEAK_REASON) if leak else c for c, leak in zip(checks, leaked)]
+    verifier = Verifier(llm, config, embedder) if verify else None
+    checked = verifier.checks(sentences, passages) if verifier else (_unverified(s, len(chunks)) for s in sentences)
+    checks: list[SentenceCheck] = []
+    shown: list[SentenceCheck | None] = []
+    release = _Release(verify, on_sentence, started, timings)
+    for check in checked:  # one at a time, so each verified sentence reaches the screen at once
+        # A sentence quoting our rules goes whatever the policy: flagging would still show it.
+        leak = leaks_system_prompt(check.text)
+        check = replace(check, supported=False, reason=_LEAK_REASON) if leak else check
+        checks.append(check)
+        shown.append(_shown(check, leak, policy))
+        release(shown[-1])
+    if verifier is not None:
+        trace.update(verifier=verifier.config.to_dict(), judge_calls=verifier.judge_calls,
+                     judge_tokens=verifier.judge_tokens, judge_tokens_evaluated=verifier.judge_tokens_evaluated)
     timings["verify_s"] = time.perf_counter() - verify_start
 
-    shown = _apply_policy(checks, leaked, policy)
     final = [s if s is not None else c for c, s in zip(checks, shown)]  # flagged ones re-texted
     visible = [s for s in shown if s is not None]
     trace.update(removed=[c.text for c, s in zip(checks, shown) if s is None],
@@ -211,18 +232,37 @@ _LEAK_REASON = "repeats the system prompt: removed whatever the policy"
 _LEAKED_REPLY_SHINGLES = 3
 
 
-def _apply_policy(checks: Sequence[SentenceCheck], leaked: Sequence[bool],
-                  policy: Policy) -> list[SentenceCheck | None]:
-    """Per check, what is shown: the check (re-texted when flagged) or None (removed)."""
-    shown: list[SentenceCheck | None] = []
-    for check, leak in zip(checks, leaked):
-        if leak or (check.supported is False and policy == "remove"):
-            shown.append(None)
-        elif check.supported is False:  # flag: keep the words, drop markers that would vouch for them
-            shown.append(replace(check, text=f"{with_markers(check.text, [])} {FLAG_TEXT}"))
-        else:
-            shown.append(check)
-    return shown
+def _shown(check: SentenceCheck, leak: bool, policy: Policy) -> SentenceCheck | None:
+    """What is shown of one check: the check (re-texted when flagged) or None (removed)."""
+    if leak or (check.supported is False and policy == "remove"):
+        return None
+    if check.supported is False:  # flag: keep the words, drop markers that would vouch for them
+        return replace(check, text=f"{with_markers(check.text, [])} {FLAG_TEXT}")
+    return check
+
+
+class _Release:
+    """Hands each shown sentence to `on_sentence` as soon as it may appear on screen. Verified,
+    a sentence with nothing to check ("Here are two matches:") waits for the next supported
+    one: if none comes the answer is a refusal, and the lead-in must not have been shown.
+    `timings["first_verified_s"]`: seconds from `started` to the first sentence released."""
+
+    def __init__(self, verify: bool, on_sentence: Callable[[str], None] | None, started: float,
+                 timings: dict[str, float | None]) -> None:
+        self.verify, self.on_sentence, self.started, self.timings = verify, on_sentence, started, timings
+        self._waiting: list[str] = []
+
+    def __call__(self, shown: SentenceCheck | None) -> None:
+        if shown is None:
+            return
+        self._waiting.append(shown.text)
+        if self.verify and shown.supported is None:
+            return
+        self.timings.setdefault("first_verified_s", time.perf_counter() - self.started)
+        if self.on_sentence is not None:
+            for text in self._waiting:
+                self.on_sentence(text)
+        self._waiting.clear()
 
 
 def _assemble(raw: str, sentences: Sequence[AnswerSentence], shown: Sequence[SentenceCheck | None]) -> str:

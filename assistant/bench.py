@@ -1,18 +1,20 @@
-"""`cairn bench assistant`: where the time of one answer goes, and what cairn adds on top of
-the raw engine, measured on golden questions against baselines taken in the same run.
+"""`cairn bench assistant`: how long a verified answer takes, stage by stage, for the pipeline
+before the fast-answer work and after it, measured on golden questions in one run.
 
-For each question (N=20 by default, spread over the golden sets):
-  ours  Agent.ask with streaming: time to first token from the moment the question arrives
-        (route + retrieve + transforms + prompt + prefill), the decode rate seen by the
-        stream callback, total latency, and each stage's share (route, retrieve, transforms,
-        generate, verify).
-  raw   the same GGUF loaded directly with llama_cpp.Llama (same threads, context, loading
-        flags), fed the exact messages our answer step sent, for the same number of tokens:
-        its time to first token is the raw prefill of our prompt, its decode rate the engine's.
-The two runs alternate order question by question (ours first on even, raw first on odd), so
-machine drift hits both; ratios are taken per question and summarised by median and spread.
-Decode rates are measured identically for both, from the stream: (tokens - 1) / (last piece -
-first piece). Targets: decode ratio >= 0.9; the TTFT ratio shows what our stages add.
+For each question (N=20 by default, half catalog, half notes), each system answers in turn:
+  before  the pipeline as users had it: one thread for prompt evaluation and decoding, no saved
+          prefix states (every prompt evaluated from its first differing aligned block), and
+          the answer shown only once wholly verified (its first verified sentence = its total)
+  after   today's defaults: prompt evaluation on every CPU, the answer and judge heads pinned,
+          the RAM cache of prompt states, each sentence shown once verified
+  raw     the same GGUF loaded directly with llama_cpp.Llama (after's threads), fed the exact
+          messages after's answer step sent: its first token is the raw prefill, its rate the
+          engine's decode rate (skip with --no-raw)
+The order rotates question by question, so machine drift hits all alike; ratios are per
+question (after / before) and summarised by median and spread. Measured per answer: time to
+the first source card, to the first raw token, to the first verified sentence, total, verify
+time, prompt tokens sent and evaluated, judge calls and judge tokens sent and evaluated, and
+the decode rate seen by the stream: (tokens - 1) / (last piece - first piece), for all alike.
 """
 from __future__ import annotations
 
@@ -21,17 +23,38 @@ import datetime as dt
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assistant.context import compact_chunk
 from assistant.prompts import build_messages
 from knowledge.bench import bench_suites, percentile
 from knowledge.errors import CairnError
 from knowledge.provenance import ROOT, stamp
 
 GOLDEN = (ROOT / "evals" / "golden" / "catalog_retrieval.jsonl", ROOT / "evals" / "golden" / "notes_qa.jsonl")
+WARM_UP = "films about sailing across the sea"
 STAGES = ("route_s", "retrieve_s", "transforms_s", "generate_s", "verify_s")
+TOKEN_COUNTS = ("prompt_tokens", "prompt_tokens_evaluated", "judge_calls", "judge_tokens", "judge_tokens_evaluated")
+MEASURES = ("sources_s", "ttft_s", "first_verified_s", "total_s", "verify_s", "decode_tok_s", *TOKEN_COUNTS)
+PIPELINES = {
+    "before": "1 thread for prompt and decode, no pinned heads or cached states, whole sources, whole passages "
+              "for the judge, shown when wholly verified",
+    "after": "the defaults: prompt on every CPU, decode threads as measured, pinned heads, cached states, "
+             "compact sources, claim-focused judge evidence, each sentence shown once verified",
+}
+
+
+def pipeline(name: str, config: Any) -> tuple[Any, dict[str, Any]]:
+    """(LLMConfig, AgentConfig overrides) that `name` runs with, from the command line's config."""
+    if name == "before":
+        from assistant.verify import VerifierConfig
+
+        return (replace(config, n_threads=1, n_threads_batch=1, prompt_cache=False, pin_prefixes=False),
+                {"context_tokens": None, "verifier": VerifierConfig(judge_evidence_tokens=None)})
+    return config, {}
 
 
 class BenchError(CairnError):
@@ -117,71 +140,104 @@ def prompt_of(agent: Any, question: str) -> list[dict[str, str]] | None:
     if step.call is None or step.call.name == "extract_note":
         return None
     result, _ = agent._call(step.call)
-    return build_messages(question, [h.chunk for h in result.hits], []) if result.hits else None
+    budget = agent.config.context_tokens
+    chunks = [h.chunk if budget is None else compact_chunk(h.chunk, question, budget, agent.llm.count_tokens)
+              for h in result.hits]
+    return build_messages(question, chunks, []) if chunks else None
 
 
-def measure(agent: Any, raw: RawLlama | None, questions: Sequence[tuple[str, str]], *,
-            progress: bool = True) -> list[dict[str, Any]]:
+def run_ours(agent: Any, question: str) -> dict[str, Any]:
+    """One question through `agent`, timed as its user sees it: first source listed, first raw
+    token, first verified sentence, the whole answer; plus what it cost in tokens."""
+    started = time.perf_counter()
+    stamps: list[float] = []
+    marks: dict[str, float] = {}
+    answer = agent.ask(question, stream_callback=lambda piece: piece and stamps.append(time.perf_counter() - started),
+                       on_sources=lambda _: marks.setdefault("sources_s", time.perf_counter() - started),
+                       on_sentence=lambda _: marks.setdefault("first_verified_s", time.perf_counter() - started))
+    total = time.perf_counter() - started
+    trace, n_out = answer.trace, int(answer.trace.get("completion_tokens") or 0)
+    return {"refused": answer.refused, "tool": (trace.get("tool") or {}).get("name"), "text": answer.text,
+            "sources_s": marks.get("sources_s"), "ttft_s": answer.timings.get("pipeline_ttft_s"),
+            "first_verified_s": marks.get("first_verified_s", total), "total_s": total,
+            "verify_s": answer.timings.get("verify_s"), "decode_tok_s": stream_rate(stamps, n_out),
+            "completion_tokens": n_out, **{k: trace.get(k) for k in TOKEN_COUNTS},
+            "sentences": [{"text": c.text, "supported": c.supported, "signals": c.signals, "reason": c.reason}
+                          for c in answer.sentences],
+            "hyde": ((trace.get("tool") or {}).get("trace") or {}).get("transforms", {}).get("raw"),
+            "stages": {k: answer.timings.get(k) or 0.0 for k in STAGES}}
+
+
+def measure(systems: Mapping[str, Any], raw: RawLlama | None, questions: Sequence[tuple[str, str]], *,
+            progress: bool = True, shows_only_at_end: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every question through every system (name -> Agent) and the raw baseline, the order
+    rotating question by question so machine drift hits all alike. A system named in
+    `shows_only_at_end` showed nothing before the whole answer was verified: its user saw the
+    first source card and the first verified sentence at its total time."""
+    names = list(systems)
     records = []
     for i, (collection, question) in enumerate(questions):
         record: dict[str, Any] = {"question": question, "collection": collection}
-        messages = prompt_of(agent, question)
-
-        def ours() -> None:
-            answer, total, stamps = _timed_stream(lambda cb: agent.ask(question, stream_callback=cb))
-            n_out = int(answer.trace.get("completion_tokens") or 0)
-            record.update(refused=answer.refused, tool=(answer.trace.get("tool") or {}).get("name"),
-                          prompt_tokens=answer.trace.get("prompt_tokens"), completion_tokens=n_out,
-                          ttft_s=answer.timings.get("pipeline_ttft_s"), total_s=total,
-                          decode_tok_s=stream_rate(stamps, n_out),
-                          stages={k: answer.timings.get(k) or 0.0 for k in STAGES})
-
-        def baseline() -> None:
-            if raw is None or not messages:
-                return
-            # Greedy on the same prompt: the same reply as ours, up to the same cap.
-            n, total, stamps = _timed_stream(lambda cb: raw.stream(messages, agent.config.max_tokens or 256, cb))
-            record["raw"] = {"ttft_s": stamps[0] if stamps else None, "total_s": total, "tokens": n,
-                             "decode_tok_s": stream_rate(stamps, n)}
-
-        for run in ((ours, baseline) if i % 2 == 0 else (baseline, ours)):
-            run()
+        messages = prompt_of(systems[names[-1]], question) if raw is not None else None
+        runs: list[tuple[str, Callable[[], Any]]] = [(name, lambda name=name: run_ours(systems[name], question))
+                                                     for name in names]
+        if raw is not None and messages:
+            runs.append(("raw", lambda: _raw_run(raw, messages, systems[names[-1]].config.max_tokens or 256)))
+        shift = i % len(runs)
+        for name, run in runs[shift:] + runs[:shift]:
+            record[name] = run()
+            if name in shows_only_at_end:  # its page showed sources and answer together, at the end
+                record[name].update(first_verified_s=record[name]["total_s"], sources_s=record[name]["total_s"])
         records.append(record)
         if progress:
-            r = record.get("raw") or {}
-            print(f"[{i + 1}/{len(questions)}] ttft {record['ttft_s'] or 0:.2f}s (raw prefill "
-                  f"{r.get('ttft_s') or 0:.2f}s)  decode {record['decode_tok_s'] or 0:.1f} tok/s (raw "
-                  f"{r.get('decode_tok_s') or 0:.1f})  total {record['total_s']:.1f}s  {question[:50]!r}", flush=True)
+            print(f"[{i + 1}/{len(questions)}] " + "  ".join(
+                f"{name}: first verified {record[name]['first_verified_s']:.1f}s, total {record[name]['total_s']:.1f}s"
+                for name in names) + f"  {question[:50]!r}", flush=True)
     return records
 
 
-def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    def stats(values: list[float]) -> dict[str, float] | None:
-        values = [v for v in values if v is not None]
-        if not values:
-            return None
-        return {"p50": statistics.median(values), "p95": percentile(values, 0.95), "min": min(values),
-                "max": max(values), "n": len(values)}
+def _raw_run(raw: RawLlama, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    # Greedy on the same prompt: the same reply as ours, up to the same cap.
+    n, total, stamps = _timed_stream(lambda cb: raw.stream(messages, max_tokens, cb))
+    return {"ttft_s": stamps[0] if stamps else None, "total_s": total, "tokens": n, "decode_tok_s": stream_rate(stamps, n)}
 
-    totals = [r["total_s"] for r in records]
-    stage_sum = {k: sum(r["stages"][k] for r in records) for k in STAGES}
-    grand = sum(totals) or 1.0
-    shares = {k: v / grand for k, v in stage_sum.items()}
-    shares["other"] = max(0.0, 1.0 - sum(shares.values()))
-    with_raw = [r for r in records if r.get("raw") and r["raw"].get("decode_tok_s") and r.get("decode_tok_s")]
-    return {
-        "n": len(records),
-        "ttft_s": stats([r["ttft_s"] for r in records]),
-        "total_s": stats(totals),
-        "decode_tok_s": stats([r["decode_tok_s"] for r in records]),
-        "raw_prefill_s": stats([r["raw"]["ttft_s"] for r in records if r.get("raw")]),
-        "raw_decode_tok_s": stats([r["raw"]["decode_tok_s"] for r in records if r.get("raw")]),
-        "decode_ratio": stats([r["decode_tok_s"] / r["raw"]["decode_tok_s"] for r in with_raw]),
-        "ttft_ratio": stats([r["ttft_s"] / r["raw"]["ttft_s"] for r in records
-                             if r.get("raw") and r["raw"].get("ttft_s") and r.get("ttft_s")]),
-        "stage_share": shares,
-        "refused": sum(1 for r in records if r["refused"]),
-    }
+
+def stats(values: Sequence[float | None]) -> dict[str, float] | None:
+    """p50, p95, min, max and n of the values that are not None (None when there are none)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return {"p50": statistics.median(present), "p95": percentile(present, 0.95), "min": min(present),
+            "max": max(present), "n": len(present)}
+
+
+def summarise(records: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """Per system: the stats of each measure and its stage shares; per later system: its
+    per-question ratios to the first (the baseline); the decode and TTFT ratios to raw."""
+    summary: dict[str, Any] = {"n": len(records), "systems": {}, "ratios": {}}
+    for name in names:
+        rows = [r[name] for r in records if name in r]
+        totals = [row["total_s"] for row in rows]
+        stage_sum = {k: sum(row["stages"][k] for row in rows) for k in STAGES}
+        shares = {k: v / (sum(totals) or 1.0) for k, v in stage_sum.items()}
+        shares["other"] = max(0.0, 1.0 - sum(shares.values()))
+        summary["systems"][name] = {**{key: stats([row.get(key) for row in rows]) for key in MEASURES},
+                                    "stage_share": shares, "refused": sum(1 for row in rows if row["refused"])}
+    base = names[0]
+    for name in names[1:]:
+        summary["ratios"][name] = {key: stats([_ratio(r[name].get(key), r[base].get(key)) for r in records
+                                                if name in r and base in r]) for key in MEASURES}
+    with_raw = [r for r in records if r.get("raw")]
+    last = names[-1]
+    summary["raw"] = {"prefill_s": stats([r["raw"]["ttft_s"] for r in with_raw]),
+                      "decode_tok_s": stats([r["raw"]["decode_tok_s"] for r in with_raw]),
+                      "decode_ratio": stats([_ratio(r[last]["decode_tok_s"], r["raw"]["decode_tok_s"]) for r in with_raw]),
+                      "ttft_ratio": stats([_ratio(r[last]["ttft_s"], r["raw"]["ttft_s"]) for r in with_raw])}
+    return summary
+
+
+def _ratio(new: float | None, old: float | None) -> float | None:
+    return new / old if new is not None and old else None
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -192,23 +248,29 @@ def print_summary(result: dict[str, Any]) -> None:
             return "n/a"
         return f"p50 {block['p50']:.2f}{unit}  p95 {block['p95']:.2f}{unit}  (min {block['min']:.2f}, max {block['max']:.2f})"
 
-    print(f"\nassistant benchmark: {s['n']} questions, model {result['model']}, {result['threads']} thread(s)")
-    print(f"  time to first token   {fmt(s['ttft_s'], ' s')}")
-    print(f"  raw prefill (same)    {fmt(s['raw_prefill_s'], ' s')}")
-    print(f"  TTFT / raw prefill    {fmt(s['ttft_ratio'], 'x')}")
-    print(f"  decode tokens/s       {fmt(s['decode_tok_s'])}")
-    print(f"  raw decode tokens/s   {fmt(s['raw_decode_tok_s'])}")
-    print(f"  decode ratio          {fmt(s['decode_ratio'], 'x')}   (target >= 0.9)")
-    print(f"  total latency         {fmt(s['total_s'], ' s')}")
-    print("  share of total time   " + ", ".join(f"{k.removesuffix('_s')} {v:.0%}" for k, v in s["stage_share"].items()))
-    print(f"  refused               {s['refused']}/{s['n']}")
+    print(f"\nassistant benchmark: {s['n']} questions, model {result['model']}, CPU {result['cpu']}")
+    for name, block in s["systems"].items():
+        print(f"  {name}: {result['pipelines'][name]}")
+        for key in MEASURES:
+            print(f"    {key:<24}{fmt(block[key], '' if key.endswith(('tokens', 'calls', 'tok_s')) else ' s')}")
+        print("    share of total time     " + ", ".join(f"{k.removesuffix('_s')} {v:.0%}"
+                                                        for k, v in block["stage_share"].items()))
+        print(f"    refused                 {block['refused']}/{s['n']}")
+    for name, block in s["ratios"].items():
+        print(f"  {name} / {next(iter(s['systems']))}, per question:")
+        for key in MEASURES:
+            print(f"    {key:<24}{fmt(block[key], 'x')}")
+    raw = s["raw"]
+    if raw["prefill_s"]:
+        print(f"  raw llama-cpp-python on the same prompt: prefill {fmt(raw['prefill_s'], ' s')}; decode "
+              f"{fmt(raw['decode_tok_s'])}; ours/raw decode {fmt(raw['decode_ratio'], 'x')} (target >= 0.9)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from assistant.llm.cli_args import add_llm_arguments
 
     p = bench_suites(subparsers).add_parser(
-        "assistant", help="time to first token, decode rate and stage shares vs raw llama-cpp-python",
+        "assistant", help="a verified answer's latency, before vs after the fast-answer pipeline, and vs raw llama.cpp",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=20, help="golden questions to time (default %(default)s)")
     p.add_argument("--no-verify", action="store_true", help="skip the citation verifier")
@@ -222,6 +284,7 @@ def cmd_bench_assistant(args: argparse.Namespace) -> int:
     from assistant.agent import Agent, AgentConfig
     from assistant.llm.cli_args import llm_config_from_args
     from assistant.llm.config import load_llm
+    from knowledge.provenance import cpu_model
 
     if args.n < 1:
         raise BenchError(f"--n {args.n} must be >= 1")
@@ -229,21 +292,30 @@ def cmd_bench_assistant(args: argparse.Namespace) -> int:
     if config.backend != "llamacpp":
         raise BenchError(f"--backend {config.backend} has no raw llama-cpp-python baseline; use --backend llamacpp")
     questions = pick_questions(GOLDEN, args.n)
-    llm = load_llm(config)
-    agent = Agent(llm, AgentConfig(role="clinician", verify=not args.no_verify, today=dt.date(2026, 11, 22)))
-    raw = None if args.no_raw else RawLlama(llm.path, n_ctx=config.n_ctx, n_threads=config.threads,
+    llms = {name: load_llm(pipeline(name, config)[0]) for name in PIPELINES}
+    agents = {name: Agent(llm, AgentConfig(role="clinician", verify=not args.no_verify, today=dt.date(2026, 11, 22),
+                                           **pipeline(name, config)[1]))
+              for name, llm in llms.items()}
+    after = llms["after"]
+    raw = None if args.no_raw else RawLlama(after.path, n_ctx=config.n_ctx, n_threads=config.threads,
                                               n_threads_batch=config.batch_threads)
-    agent.ask(questions[0][1])  # warm-up: embedder, indexes and both models loaded before timing
+    for agent in agents.values():  # warm-up: embedder, indexes, models and pinned heads, before timing;
+        agent.ask(WARM_UP)          # not a timed question, so no timed prompt starts out cached
     try:
-        records = measure(agent, raw, questions)
+        records = measure(agents, raw, questions, shows_only_at_end=("before",))
     finally:
-        agent.close()
-        llm.close()
+        for agent in agents.values():
+            agent.close()
+        for llm in llms.values():
+            llm.close()
         if raw is not None:
             raw.close()
-    result = {"provenance": stamp(model_fingerprint=llm.fingerprint, llm_config=config.to_dict()),
-              "model": llm.model_id, "threads": config.threads, "verify": not args.no_verify,
-              "summary": summarise(records), "records": records}
+    result = {"provenance": stamp(model_fingerprint=after.fingerprint, llm_config=config.to_dict(),
+                                  pipelines={name: {"llm": pipeline(name, config)[0].to_dict(),
+                                                    "agent": {k: str(v) for k, v in pipeline(name, config)[1].items()}}
+                                             for name in PIPELINES}),
+              "model": after.model_id, "cpu": cpu_model(), "pipelines": PIPELINES, "verify": not args.no_verify,
+              "summary": summarise(records, list(PIPELINES)), "records": records}
     out = args.out or ROOT / "benchmarks" / "results" / f"assistant-{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))

@@ -2,9 +2,10 @@
 and 👍/👎 feedback on the last answer.
 
     chat_turn(agent, session, "comedies like Silicon Valley", "catalog")
-        ─▶ (messages, "", "answering…", session) … while the reply is written (its text so far
-           under the `flag` policy; one neutral line under `remove`: chat_view.preview_markdown)
-        ─▶ (messages, source cards HTML, "2/2 sentences supported · …", session)   last
+        ─▶ (messages, retrieved sources' cards, "answering…", session) … while the reply is
+           written (its text so far under the `flag` policy; under `remove` each sentence once
+           verified, then a neutral line: chat_view.preview_markdown)
+        ─▶ (messages, cited source cards HTML, "2/2 sentences supported · …", session)   last
         └─ the answered turn goes to the chat log (evals/grading/chatlog.py), where graders find it
 
 The agent carries the asker's role (checked inside every tool), so these functions never
@@ -19,7 +20,7 @@ from typing import Any
 from assistant.agent import Agent
 from assistant.chat_stream import stream_ask
 from assistant.chat_view import answer_markdown, answer_status, cards_html, form_filters, preview_markdown, \
-    source_cards
+    retrieved_cards, source_cards
 from assistant.memory import Conversation
 from assistant.render import answer_to_dict
 from knowledge.audit import Accessor
@@ -59,6 +60,7 @@ def chat_turn(agent: Agent, session: ChatSession | None, message: str, collectio
                                            {"role": "assistant", "content": ""}]
     # Who asks, for the audit log of note reads: the logged-in user, else (auth off) the OS user.
     accessor = Accessor.local("app:chat", role=agent.config.role, user=user or None)
+    shown_cards = ""
     for update in stream_ask(agent, question, conversation=session.conversation, filters=filters,
                              accessor=accessor):
         if update.error is not None:
@@ -66,10 +68,12 @@ def chat_turn(agent: Agent, session: ChatSession | None, message: str, collectio
             yield session.messages, "", "failed", session
             return
         if update.answer is None:
-            preview = preview_markdown(update.partial, agent.config.policy)
-            if preview != session.messages[-1]["content"]:  # the `remove` line is sent once, not per token
+            preview = preview_markdown(update.partial, agent.config.policy, update.verified)
+            cards = cards_html(retrieved_cards(update.sources)) if update.sources else ""
+            if preview != session.messages[-1]["content"] or cards != shown_cards:  # not once per token
                 session.messages[-1] = {"role": "assistant", "content": preview}
-                yield session.messages, "", "answering…", session
+                shown_cards = cards
+                yield session.messages, cards, "answering…", session
             continue
         answer = update.answer
         model = str(getattr(agent.llm, "model_id", "") or "unknown")

@@ -1,8 +1,13 @@
 """The agent's callback stream as an iterator, for UIs that render with generators (Gradio).
 
     stream_ask(agent, "comedies like Silicon Valley")
-        ─▶ ChatUpdate(partial="Silicon", answer=None) ─▶ ChatUpdate(partial="Silicon Valley is…")
+        ─▶ ChatUpdate(sources=(chunk 1, chunk 2, …))               retrieved, before the model writes
+        ─▶ ChatUpdate(partial="Silicon") ─▶ ChatUpdate(partial="Silicon Valley is…")     raw reply
+        ─▶ ChatUpdate(verified=("Silicon Valley is a comedy [1].",))   each sentence once verified
         ─▶ … ─▶ ChatUpdate(partial=<raw reply>, answer=Answer(…))   (always last, exactly once)
+
+Every update carries everything known so far (sources, raw text, verified sentences), so a page
+can render any one of them alone.
 
 `Agent.ask` runs in a worker thread and pushes each piece into a queue; the caller's thread
 yields them as they come. One model instance is not thread-safe (llama.cpp), so every call on
@@ -24,6 +29,7 @@ from assistant.answer import Answer
 from assistant.memory import Conversation
 from knowledge.audit import Accessor
 from knowledge.errors import CairnError
+from knowledge.types import Chunk
 
 _LOCKS: "weakref.WeakKeyDictionary[object, threading.Lock]" = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
@@ -32,12 +38,15 @@ _DONE = object()
 
 @dataclass(frozen=True)
 class ChatUpdate:
-    """One step of a streamed answer: the raw text so far; on the last step the verified
-    `answer` (or `error`, a message for the user)."""
+    """One step of a streamed answer: the raw text so far, the retrieved `sources` (None until
+    retrieval is done), the `verified` sentences so far; on the last step the verified `answer`
+    (or `error`, a message for the user)."""
 
     partial: str
     answer: Answer | None = None
     error: str | None = None
+    sources: tuple[Chunk, ...] | None = None
+    verified: tuple[str, ...] = ()
 
     @property
     def final(self) -> bool:
@@ -64,8 +73,11 @@ def stream_ask(agent: Agent, question: str, *, conversation: Conversation | None
     def work() -> None:
         try:
             with model_lock(agent.llm):
-                outcome["answer"] = agent.ask(question, conversation=conversation, filters=filters,
-                                              stream_callback=pieces.put, accessor=accessor)
+                outcome["answer"] = agent.ask(
+                    question, conversation=conversation, filters=filters, accessor=accessor,
+                    stream_callback=lambda piece: pieces.put(("piece", piece)),
+                    on_sources=lambda chunks: pieces.put(("sources", tuple(chunks))),
+                    on_sentence=lambda text: pieces.put(("sentence", text)))
         except CairnError as exc:
             outcome["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - the page must end, and say what broke
@@ -74,18 +86,26 @@ def stream_ask(agent: Agent, question: str, *, conversation: Conversation | None
             pieces.put(_DONE)
 
     threading.Thread(target=work, name="cairn-answer", daemon=True).start()
-    text = ""
+    text, sources, verified = "", None, ()
     while True:
         try:
-            piece = pieces.get(timeout=timeout_s)
+            item = pieces.get(timeout=timeout_s)
         except queue.Empty:
-            yield ChatUpdate(text, error=f"no answer after {timeout_s:.0f} s; the model may be overloaded, try again")
+            yield ChatUpdate(text, error=f"no answer after {timeout_s:.0f} s; the model may be overloaded, try again",
+                             sources=sources, verified=verified)
             return
-        if piece is _DONE:
+        if item is _DONE:
             break
-        text += piece
-        yield ChatUpdate(text)
+        kind, value = item
+        if kind == "piece":
+            text += value
+        elif kind == "sources":
+            sources = value
+        else:
+            verified = (*verified, value)
+        yield ChatUpdate(text, sources=sources, verified=verified)
     if "answer" in outcome:
-        yield ChatUpdate(text, answer=outcome["answer"])
+        yield ChatUpdate(text, answer=outcome["answer"], sources=sources, verified=verified)
     else:
-        yield ChatUpdate(text, error=outcome.get("error", "the assistant stopped without an answer"))
+        yield ChatUpdate(text, error=outcome.get("error", "the assistant stopped without an answer"),
+                         sources=sources, verified=verified)

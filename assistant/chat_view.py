@@ -9,12 +9,14 @@ highlighted. Pure functions over `Answer`, so the web page, its API and the test
 Everything that came from a document, a question or the model is escaped here
 (knowledge/safe_text.py): a catalog description, a note or a reply may hold markup, and the page
 must show it as text — never run it, and never load an image or a frame it names. Under the
-`remove` policy the reply is not shown while it is written: it is unverified until the end, and
-the sentences the verifier drops must never reach the screen.
+`remove` policy the raw reply is never shown while it is written: the sources retrieved appear
+first (`retrieved_cards`), then each sentence once the verifier has passed it, so a sentence the
+verifier drops never reaches the screen, even briefly.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from assistant.answer import FLAG_TEXT, Answer
 from assistant.citations import MARKER_RE, parse_numbers
 from assistant.render import cited_offsets, source_label
 from knowledge.safe_text import html_text, markdown_text
+from knowledge.types import Chunk
 
 NO_ANSWER_TITLE = "No answer in the sources"
 UNVERIFIED_NOTE = "(unverified: its sources do not support it)"
@@ -66,15 +69,21 @@ class SourceCard:
 
 def source_cards(answer: Answer) -> list[SourceCard]:
     """One card per citation of the shown answer, in marker order; none when it refused."""
-    cards = []
-    for citation in sorted(answer.citations, key=lambda c: c.n):
-        chunk = answer.chunks[citation.n - 1]
-        meta = chunk.metadata
-        facts = ", ".join(str(meta[k]) for k in ("note_type", "patient_id", "date", "section") if meta.get(k))
-        cards.append(SourceCard(citation.n, str(meta.get("title") or source_label(chunk)), str(meta.get("type") or ""),
-                                str(meta.get("year") or ""), facts, chunk.doc_id, chunk.text, cited_offsets(chunk, citation.span),
-                                citation.score))
-    return cards
+    return [_card(c.n, answer.chunks[c.n - 1], cited_offsets(answer.chunks[c.n - 1], c.span), c.score)
+            for c in sorted(answer.citations, key=lambda c: c.n)]
+
+
+def retrieved_cards(chunks: Sequence[Chunk]) -> list[SourceCard]:
+    """One card per retrieved source, numbered as the answer will cite them, shown while the
+    answer is written (nothing highlighted yet: no sentence has cited anything)."""
+    return [_card(n, chunk, (0, 0), None) for n, chunk in enumerate(chunks, start=1)]
+
+
+def _card(n: int, chunk: Chunk, highlight: tuple[int, int], relevance: float | None) -> SourceCard:
+    meta = chunk.metadata
+    facts = ", ".join(str(meta[k]) for k in ("note_type", "patient_id", "date", "section") if meta.get(k))
+    return SourceCard(n, str(meta.get("title") or source_label(chunk)), str(meta.get("type") or ""),
+                      str(meta.get("year") or ""), facts, chunk.doc_id, chunk.text, highlight, relevance)
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -95,11 +104,13 @@ def answer_markdown(answer: Answer) -> str:
     return text
 
 
-def preview_markdown(partial: str, policy: str) -> str:
+def preview_markdown(partial: str, policy: str, verified: Sequence[str] = ()) -> str:
     """What the chat window shows while the reply is written: the escaped text so far under
-    `flag` (whose answer shows unsupported sentences anyway, marked), a neutral line under
-    `remove` (the reply is unverified until it ends, and dropped sentences must never show)."""
-    return markdown_text(partial) if policy == "flag" else WRITING
+    `flag` (whose answer shows unsupported sentences anyway, marked); under `remove` only the
+    sentences verified so far, then a neutral line (dropped sentences must never show)."""
+    if policy == "flag":
+        return markdown_text(partial)
+    return " ".join(markdown_text(text) for text in verified) + ("\n\n" if verified else "") + WRITING
 
 
 def answer_status(answer: Answer) -> str:
@@ -109,7 +120,8 @@ def answer_status(answer: Answer) -> str:
     parts = [f"{supported}/{len(checks)} sentences supported" if checks else "not verified"]
     if answer.refused and answer.trace.get("refusal_reason"):
         parts = [f"refused: {markdown_text(answer.trace['refusal_reason'])}"]
-    for key, label in (("pipeline_ttft_s", "first token"), ("total_s", "total")):
+    for key, label in (("pipeline_first_verified_s", "first verified sentence"), ("pipeline_ttft_s", "first token"),
+                       ("total_s", "total")):
         value = answer.timings.get(key)
         if isinstance(value, float):
             parts.append(f"{label} {value:.1f} s")

@@ -1,21 +1,23 @@
-"""`cairn ask` (one question, streamed, then its sources) and `cairn chat` (a REPL with
-conversation memory): thin shells over assistant.agent."""
+"""`cairn ask` (one question: its sources first, then each verified sentence, then the cited
+passages) and `cairn chat` (a REPL with conversation memory): thin shells over assistant.agent."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
 import sys
+from typing import Any
 
 from assistant.agent import Agent, AgentConfig
 from assistant.answer import POLICIES, Answer
 from assistant.llm.cli_args import add_llm_arguments, llm_config_from_args
 from assistant.memory import Conversation
-from assistant.render import answer_json, sources_text, trace_text
+from assistant.render import answer_json, source_label, sources_text, trace_text
 from assistant.roles import ROLES
 from assistant.transforms import TransformConfig
 from knowledge.audit import Accessor
 from knowledge.errors import CairnError
+from knowledge.types import Chunk
 
 EXAMPLES = """examples:
   cairn ask "documentaries about climate change from the last year"
@@ -27,8 +29,10 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ask", help="answer one question from the sources, with verified citations",
-                              description="Answer one question: the reply streams as the model writes it, then "
-                                          "the verified answer (unsupported sentences removed) and its sources.",
+                              description="Answer one question: the sources found are listed first, then each "
+                                          "sentence of the answer once the verifier has checked it (policy remove; "
+                                          "under --policy flag or --no-verify the reply streams as it is written), "
+                                          "then the cited passages.",
                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question", help="the question, in quotes")
     _add_common(p)
@@ -83,14 +87,41 @@ def build_agent(args: argparse.Namespace) -> Agent:
     return Agent(load_llm(llm_config_from_args(args)), config)
 
 
-def _print_answer(answer: Answer, streamed: str, show_trace: bool) -> None:
-    if streamed.strip() != answer.text.strip():
-        # The verifier changed the reply (removed or flagged a sentence, re-pointed a marker).
-        print(f"\nVerified answer: {answer.text}")
-    print()
-    print(sources_text(answer))
-    if show_trace:
-        print(trace_text(answer))
+class _Terminal:
+    """Streams one answer to the terminal: the retrieved sources as soon as they are found,
+    then, under policy remove with the verifier on, each sentence once verified (nothing
+    unverified is ever printed); otherwise the raw reply as the model writes it."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.raw = agent.config.policy == "flag" or not agent.config.verify
+        self.printed: list[str] = []
+
+    def ask(self, agent: Agent, question: str, **kwargs: Any) -> Answer:
+        return agent.ask(question, on_sources=self.sources, **kwargs,
+                         **({"stream_callback": self.write} if self.raw else {"on_sentence": self.sentence}))
+
+    def sources(self, chunks: list[Chunk]) -> None:
+        if chunks:
+            print(f"Found {len(chunks)} source{'s' if len(chunks) != 1 else ''}: "
+                  + "; ".join(f"[{n}] {source_label(c)}" for n, c in enumerate(chunks, start=1)), flush=True)
+
+    def write(self, piece: str) -> None:
+        self.printed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    def sentence(self, text: str) -> None:
+        self.write(("" if not self.printed else " ") + text)
+
+    def finish(self, answer: Answer, show_trace: bool) -> None:
+        print()
+        if " ".join("".join(self.printed).split()) != " ".join(answer.text.split()):
+            # The verifier changed the streamed reply (removed or flagged a sentence, re-pointed a marker).
+            print(f"\nVerified answer: {answer.text}")
+        print()
+        print(sources_text(answer))
+        if show_trace:
+            print(trace_text(answer))
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -100,16 +131,8 @@ def _ask(args: argparse.Namespace) -> int:
         if args.json:
             print(answer_json(agent.ask(args.question, accessor=accessor)))
             return 0
-        pieces: list[str] = []
-
-        def show(piece: str) -> None:
-            pieces.append(piece)
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-
-        answer = agent.ask(args.question, stream_callback=show, accessor=accessor)
-        print()
-        _print_answer(answer, "".join(pieces), args.show_trace)
+        terminal = _Terminal(agent)
+        terminal.finish(terminal.ask(agent, args.question, accessor=accessor), args.show_trace)
         return 0
     finally:
         agent.close()
@@ -140,21 +163,13 @@ def _chat(args: argparse.Namespace) -> int:
                 show_trace = not show_trace
                 print(f"(trace {'on' if show_trace else 'off'})")
                 continue
-            pieces: list[str] = []
-            sys.stdout.write("cairn> ")
-
-            def show(piece: str) -> None:
-                pieces.append(piece)
-                sys.stdout.write(piece)
-                sys.stdout.flush()
-
+            terminal = _Terminal(agent)
             try:
-                answer = agent.ask(question, conversation=conversation, stream_callback=show, accessor=accessor)
+                answer = terminal.ask(agent, question, conversation=conversation, accessor=accessor)
             except CairnError as exc:  # one bad question does not end the chat
                 print(f"\nerror: {exc}")
                 continue
-            print()
-            _print_answer(answer, "".join(pieces), show_trace)
+            terminal.finish(answer, show_trace)
     except KeyboardInterrupt:
         print()
         return 130

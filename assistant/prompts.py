@@ -184,11 +184,15 @@ def build_messages(question: str, chunks: Sequence[Chunk],
     """
     turns = [{"role": m["role"], "content": remove_markers(str(m.get("content", "")))}
              for m in history if m.get("role") in ("user", "assistant")]
+    return [*answer_head(), *turns[-_MAX_HISTORY_MESSAGES:], {"role": "user", "content": user_message(question, chunks)}]
+
+
+def answer_head() -> list[dict[str, str]]:
+    """The fixed opening of every answer prompt: the rules and the worked exchange. The LLM
+    backend keeps its evaluated state (`ChatLLM.pin_prefix`), so no question pays for it."""
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": user_message(DEMO_QUESTION, DEMO_SOURCES)},
-            {"role": "assistant", "content": DEMO_ANSWER},
-            *turns[-_MAX_HISTORY_MESSAGES:],
-            {"role": "user", "content": user_message(question, chunks)}]
+            {"role": "assistant", "content": DEMO_ANSWER}]
 
 
 def user_message(question: str, chunks: Sequence[Chunk]) -> str:
@@ -200,8 +204,12 @@ def judge_messages(claim: str, passages: Sequence[tuple[int, str]]) -> list[dict
     """The verifier's yes/no question: do these passages support `claim`? Passages come
     before the claim so consecutive claims about one source share a cached prompt prefix."""
     body = "\n\n".join(f'<passage id="{n}">\n{_defang(text)}\n</passage>' for n, text in passages)
-    return [{"role": "system", "content": JUDGE_SYSTEM_PROMPT},
-            {"role": "user", "content": JUDGE_USER_TEMPLATE.format(passages=body, claim=claim)}]
+    return [*judge_head(), {"role": "user", "content": JUDGE_USER_TEMPLATE.format(passages=body, claim=claim)}]
+
+
+def judge_head() -> list[dict[str, str]]:
+    """The fixed opening of every judge prompt (pinned like `answer_head`)."""
+    return [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}]
 
 
 # -- guards ----------------------------------------------------------------------------------------

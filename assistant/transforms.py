@@ -206,6 +206,14 @@ _HYDE = (
 )
 
 
+def transform_head(name: str, n: int = 3) -> list[Message]:
+    """The fixed opening of a transform's prompt ("multi_query" or "hyde"): its instruction up
+    to "Request:", the question follows. Pinned by the backend (`pin_prefix(open_last=True)`),
+    so a fired gate pays only for the question and the reply."""
+    template = _MULTI_QUERY.format(n=n, question="{question}") if name == "multi_query" else _HYDE
+    return [{"role": "user", "content": template[: template.rindex("Request:") + len("Request:")]}]
+
+
 def multi_query_messages(question: str, n: int) -> list[Message]:
     """The chat messages asking for `n` rewrites of `question` (run at temperature 0)."""
     return [{"role": "user", "content": _MULTI_QUERY.format(n=n, question=question.strip())}]
@@ -347,6 +355,7 @@ def fuse(rankings: dict[str, Sequence[Hit]], *, k: int, rrf_k: int = 60, first_w
 
 def _generate(llm: ChatLLM, messages: list[Message], config: TransformConfig, trace: dict[str, Any],
               name: str) -> str:
+    llm.pin_prefix(transform_head(name, config.n_queries), open_last=True)
     completion = llm.chat(messages, max_tokens=config.max_tokens, temperature=0.0)
     trace["llm_s"][name] = completion.timings.get("total_s")
     trace.setdefault("raw", {})[name] = completion.text

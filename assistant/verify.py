@@ -34,8 +34,7 @@ set: they favour removing a true sentence over keeping a false one.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 from weakref import WeakKeyDictionary
@@ -43,8 +42,10 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from assistant.citations import AnswerSentence, split_valid, with_markers
+from assistant.context import focus_passage
 from assistant.llm.base import ChatLLM
-from assistant.prompts import JUDGE_ANCHORS, JUDGE_LABELS, drop_instructions, judge_messages
+from assistant.prompts import JUDGE_ANCHORS, JUDGE_LABELS, drop_instructions, judge_head, judge_messages
+from assistant.words import META_WORDS, content_words, normalize_word, numbers_in  # noqa: F401 - re-exported
 from knowledge.chunking.sentences import sentence_spans
 from knowledge.embedder import Embedder
 from knowledge.errors import CairnError
@@ -84,6 +85,10 @@ class VerifierConfig:
             its marker — with the 0.5B model, 9 of the first 10 notes questions were refused
             for that alone (`cairn eval --fast`, 2026-11-22).
         ignore_instructions: drop instruction-like sentences from evidence (prompts.py).
+        judge_evidence_tokens: the judge reads each cited passage focused on the claim: its
+            metadata line and the sentences sharing the most words with the claim, within this
+            many tokens (context.focus_passage); None: the whole passage. The cheap signals
+            always see the whole passage.
         judge_calibration: "anchors" (default) re-centres the judge on the model's own answers
             to prompts.JUDGE_ANCHORS (4 extra calls, once per model object); "none" reads
             P(SUPPORTED) as is. A model that cannot tell the anchors apart loses the judge.
@@ -106,6 +111,7 @@ class VerifierConfig:
     attach_missing: bool = True
     ignore_instructions: bool = True
     judge_calibration: JudgeCalibrationMode = "anchors"
+    judge_evidence_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("lexical_weight", "embedding_weight", "judge_weight"):
@@ -121,6 +127,10 @@ class VerifierConfig:
                 or self.repoint_candidates < 1:
             raise VerifierConfigError(f"VerifierConfig.repoint_candidates={self.repoint_candidates!r} must be an "
                                       "integer >= 1 (turn repointing off with repoint=False)")
+        if self.judge_evidence_tokens is not None and (isinstance(self.judge_evidence_tokens, bool) or not isinstance(
+                self.judge_evidence_tokens, int) or self.judge_evidence_tokens < 16):
+            raise VerifierConfigError(f"VerifierConfig.judge_evidence_tokens={self.judge_evidence_tokens!r} must be an "
+                                      "integer >= 16 (a sentence or two), or None for whole passages")
         if self.judge_calibration not in get_args(JudgeCalibrationMode):
             raise VerifierConfigError(f"VerifierConfig.judge_calibration={self.judge_calibration!r} is unknown; use "
                                       f"one of {', '.join(get_args(JudgeCalibrationMode))}")
@@ -182,60 +192,6 @@ class SentenceCheck:
 
 
 # -- pure evidence functions -----------------------------------------------------------------------
-
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each either else ever few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself just
-like many me more most much my myself neither no nor not now of off on once one only or other our ours
-ourselves out over own same she should so some such than that the their theirs them themselves then
-there these they this those through to too under until up upon us very was we were what when where
-which while who whom whose why will with would yes you your yours yourself yourselves s t d ll m re ve
-couldn didn doesn don hadn hasn haven isn wasn weren wouldn shouldn aren
-""".split())
-# Words of "lead-in" and courtesy sentences: a sentence made only of these asserts nothing.
-META_WORDS = frozenset("""
-answer answers based below context following found help helps hope information item items let list
-know match matches option options question result results sources source summary sure glad thanks
-overall mentioned listed include includes including
-""".split())
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
-_NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
-_MAX_LEAD_IN_WORDS = 12
-
-
-def normalize_word(word: str) -> str:
-    """A matching key: lowercase, plurals folded ("films" -> "film", "watches" -> "watch";
-    "stories" and "story" -> "story", "movies" and "movie" -> "movy"). Only plurals: a full
-    stemmer (Porter) would also merge "director" and "directed", more recall than a support
-    check should have."""
-    word = word.lower()
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("ie"):  # movie/movies must meet at one key
-        return word[:-2] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Normalised words of `text` that carry content (stopwords removed; numbers kept)."""
-    return {normalize_word(w) for w in _WORD_RE.findall(text) if w.lower() not in STOPWORDS}
-
-
-def numbers_in(text: str) -> set[str]:
-    """Numbers in `text`, canonical: "1,000" -> "1000", "05" -> "5", "100.2" -> "100.2"."""
-    return {_canonical_number(raw.replace(",", "")) for raw in _NUMBER_RE.findall(text)}
-
-
-def _canonical_number(value: str) -> str:
-    if value.isdigit():
-        return str(int(value))  # "05" (a date part) and "5" are one number
-    return value.rstrip("0").rstrip(".")  # "100.20" -> "100.2", "2.0" -> "2"
-
 
 @dataclass(frozen=True)
 class LexicalEvidence:
@@ -321,6 +277,9 @@ def combine(signals: Mapping[str, float], weights: Mapping[str, float]) -> float
     return sum(w * v for w, v in pairs) / total if total else 0.0
 
 
+_MAX_LEAD_IN_WORDS = 12
+
+
 def is_connective(claim: str) -> bool:
     """A sentence that asserts nothing checkable: no digits, and either a short lead-in ending
     in ':' ("Here are two films that match:") or only meta words ("I hope this helps!").
@@ -344,14 +303,23 @@ class Verifier:
                  embedder: Embedder | None = None) -> None:
         self.llm, self.config, self.embedder = llm, config or VerifierConfig(), embedder
         self.judge_calls = 0
+        # Judge prompt tokens sent, and those evaluated (the rest reused: pinned instruction,
+        # passages shared with an earlier claim); from the backend's counters.
+        self.judge_tokens = 0
+        self.judge_tokens_evaluated = 0
         self._evidence: dict[int, str] = {}
         self._sentence_vectors: dict[int, np.ndarray] = {}
         self._passages: Sequence[str] = ()
 
     def verify(self, sentences: Sequence[AnswerSentence], passages: Sequence[str]) -> list[SentenceCheck]:
         """One SentenceCheck per sentence, in order."""
+        return list(self.checks(sentences, passages))
+
+    def checks(self, sentences: Sequence[AnswerSentence], passages: Sequence[str]) -> Iterator[SentenceCheck]:
+        """`verify`, one sentence at a time: a caller can show each verdict as it is reached."""
         self._passages, self._evidence, self._sentence_vectors = passages, {}, {}
-        return [self._verify_one(sentence) for sentence in sentences]
+        for sentence in sentences:
+            yield self._verify_one(sentence)
 
     def _verify_one(self, sentence: AnswerSentence) -> SentenceCheck:
         written = list(sentence.cited)
@@ -445,9 +413,17 @@ class Verifier:
         calibration = self.calibration()
         if calibration is None:
             return None
+        self.llm.pin_prefix(judge_head())  # a dictionary lookup once pinned
         self.judge_calls += 1
-        messages = judge_messages(claim, [(n, self._evidence_of(n)) for n in cited])
-        return calibration.probability(judge_logodds(self.llm.token_logprob_of(messages, list(JUDGE_LABELS))))
+        budget = self.config.judge_evidence_tokens
+        messages = judge_messages(claim, [(n, self._evidence_of(n) if budget is None else
+                                           focus_passage(self._evidence_of(n), claim, budget, self.llm.count_tokens))
+                                          for n in cited])
+        seen, evaluated = self.llm.prompt_tokens_seen, self.llm.prompt_tokens_evaluated
+        logodds = judge_logodds(self.llm.token_logprob_of(messages, list(JUDGE_LABELS)))
+        self.judge_tokens += self.llm.prompt_tokens_seen - seen
+        self.judge_tokens_evaluated += self.llm.prompt_tokens_evaluated - evaluated
+        return calibration.probability(logodds)
 
     def calibration(self) -> JudgeCalibration | None:
         """The judge's calibration (identity for "none"), fitted once per model object."""
@@ -455,6 +431,7 @@ class Verifier:
         if self.config.judge_calibration == "none":
             return _IDENTITY
         if self.llm not in _CALIBRATIONS:
+            self.llm.pin_prefix(judge_head())
             scores = {True: [], False: []}
             for passage, yes, no in JUDGE_ANCHORS:
                 for claim, label in ((yes, True), (no, False)):

@@ -56,6 +56,10 @@ class EvalConfig:
         mode: retrieval mode, "hybrid" | "dense" | "bm25".
         verify / policy: run the citation verifier; "remove" or "flag" unsupported sentences.
         max_tokens: cap on each answer (None: the model's default).
+        context_tokens: per-source budget of text tokens the answer model reads (the chat's
+            default, assistant.agent.AgentConfig; None: every source whole).
+        judge_evidence_tokens: the verifier's judge reads each cited passage focused on the
+            claim within this many tokens (assistant.verify.VerifierConfig; None: whole).
         today: the date relative phrases resolve against (golden sets assume 2026-11-22).
         transforms: query transforms to enable ("multi_query", "hyde"); () = off. Default: HyDE,
             as the chat runs.
@@ -79,6 +83,8 @@ class EvalConfig:
     verify: bool = True
     policy: str = "remove"
     max_tokens: int | None = 256
+    context_tokens: int | None = None
+    judge_evidence_tokens: int | None = None
     today: dt.date = DEMO_TODAY
     transforms: tuple[str, ...] = ("hyde",)  # the chat's default (assistant.agent.AgentConfig)
     collection_hint: bool = False
@@ -103,6 +109,10 @@ class EvalConfig:
                 raise EvalConfigError(f"{name}={getattr(self, name)!r} must be true or false")
         _int_range("k", self.k, 1, 20, optional=True, why="sources the model reads")
         _int_range("max_tokens", self.max_tokens, 1, self.llm.n_ctx - 1, optional=True, why="tokens per answer")
+        _int_range("context_tokens", self.context_tokens, 16, self.llm.n_ctx - 1, optional=True,
+                   why="tokens of each source the model reads")
+        _int_range("judge_evidence_tokens", self.judge_evidence_tokens, 16, self.llm.n_ctx - 1, optional=True,
+                   why="tokens of each cited passage the judge reads")
         _int_range("seed", self.seed, 0, 2**63 - 1, why="any non-negative integer")
         _int_range("bootstrap_b", self.bootstrap_b, 100, 1_000_000,
                    why="fewer than 100 replicates give unstable interval ends; 1000 is usual")

@@ -39,6 +39,7 @@ from assistant.agent import Agent, AgentConfig
 from assistant.citations import remove_markers
 from assistant.prompts import passage_text
 from assistant.llm.base import ChatLLM, Completion, GenerationRequest
+from assistant.verify import VerifierConfig
 from evals.config import JUDGE_OFF, JUDGE_SELF, EvalConfig, EvalConfigError
 from evals.golden import GoldenCase
 from evals.metrics import extraction_scores, is_refusal, mrr, ndcg_at_k, recall_at_k, rouge
@@ -120,8 +121,11 @@ def agent_config(config: EvalConfig, **overrides: Any) -> AgentConfig:
         from assistant.transforms import TransformConfig
 
         transforms = TransformConfig(**{name: name in config.transforms for name in ("multi_query", "hyde")})
+    verifier = (VerifierConfig(judge_evidence_tokens=config.judge_evidence_tokens)
+                if config.judge_evidence_tokens is not None else None)
     values = dict(role=config.role, mode=config.mode, verify=config.verify, policy=config.policy,
-                  max_tokens=config.max_tokens, today=config.today, transforms=transforms, **ks)
+                  max_tokens=config.max_tokens, context_tokens=config.context_tokens, today=config.today,
+                  transforms=transforms, verifier=verifier, **ks)
     return AgentConfig(**{**values, **overrides})
 
 
@@ -178,6 +182,15 @@ class RecordingJudge(ChatLLM):
 
     def apply_chat_template(self, messages) -> str:
         return self.inner.apply_chat_template(messages)
+
+    def pin_prefix(self, head, *, open_last: bool = False) -> int:
+        return self.inner.pin_prefix(head, open_last=open_last)
+
+
+# The answer trace kept in each results record: enough to see why, and what it cost.
+_TRACE_KEYS = ("resolution", "refusal_reason", "finish_reason", "prompt_tokens", "prompt_tokens_evaluated",
+               "completion_tokens", "removed", "flagged", "repointed", "injection_suspects", "judge_calls",
+               "judge_tokens", "judge_tokens_evaluated", "model_id")
 
 
 def _accepts(fn: Metric) -> set[str]:
@@ -267,9 +280,7 @@ class _Runner:
             sentences=[{"text": s.text, "cited": list(s.cited), "supported": s.supported, "score": s.score,
                         "reason": s.reason} for s in answer.sentences],
             trace={"plan": trace.get("plan"), "tool": {"name": tool.get("name"), "args": tool.get("args")} if tool else None,
-                   **{k: trace.get(k) for k in ("resolution", "refusal_reason", "finish_reason", "prompt_tokens",
-                                                "completion_tokens", "removed", "flagged", "repointed",
-                                                "injection_suspects", "judge_calls", "model_id") if k in trace}},
+                   **{k: trace.get(k) for k in _TRACE_KEYS if k in trace}},
             latency=dict(answer.timings))
         started = time.perf_counter()
         judge_log: list[dict[str, Any]] = []

@@ -461,14 +461,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeats < 1 or args.timeout <= 0:
         raise SystemExit("--repeats must be >= 1 and --timeout > 0")
-    from knowledge.provenance import ROOT, stamp
+    from knowledge.provenance import ROOT, cpu_model, stamp
 
     started = time.perf_counter()
     rows, raw = run_bench(args.models, args)
-    import platform
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = cpu_model()
     total_mem = _meminfo("MemTotal")
     machine = f"{os.cpu_count()} CPU cores ({cpu}), {total_mem / 2**30:.0f} GiB RAM" if total_mem else \
         f"{os.cpu_count()} CPU cores ({cpu})"

@@ -22,6 +22,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name and its widest vector extension ("Intel(R) Xeon(R) Processor,
+    AVX-512"): timings from an AVX2-only and an AVX-512 machine must never be mixed up."""
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.processor() or "unknown CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    widest = "AMX" if "amx_tile" in flags else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    return f"{name}, {widest}" if widest else name
+
+
 def stamp(**extra: Any) -> dict[str, Any]:
     import importlib.metadata as md
 
@@ -32,5 +44,6 @@ def stamp(**extra: Any) -> dict[str, Any]:
         except md.PackageNotFoundError:
             pass
     return {"git_commit": git_commit(), "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform(),
+                        "python": platform.python_version()},
             "versions": versions, **extra}

@@ -167,6 +167,36 @@ def test_stream_callback_receives_the_reply(hits: list[Hit]) -> None:
     assert quiet.calls[0].kind == "chat"
 
 
+def test_on_sentence_releases_only_verified_sentences_in_order(hits: list[Hit]) -> None:
+    reply = "Matches:\n- The Vault Job is about a bank robbery [2]\n- Titanic was directed by James Cameron [1]\n" \
+            "- Deep Time follows a volcano in Iceland [3]"
+    released: list[str] = []
+    answer, _ = ask(reply, hits, lp(0.9), lp(0.9), on_sentence=released.append)
+    # the lead-in waits for the first supported sentence; the unsupported one never appears
+    assert released == ["Matches:", "- The Vault Job is about a bank robbery [2]",
+                        "- Deep Time follows a volcano in Iceland [3]"]
+    assert 0 < answer.timings["first_verified_s"] <= answer.timings["total_s"]
+    flagged: list[str] = []
+    ask("The Vault Job is about a bank robbery [2]. Titanic was directed by James Cameron [1].", hits, lp(0.9),
+        policy="flag", on_sentence=flagged.append)
+    assert flagged == ["The Vault Job is about a bank robbery [2].", f"Titanic was directed by James Cameron. {FLAG_TEXT}"]
+
+
+def test_on_sentence_never_shows_a_lead_in_of_a_refused_answer(hits: list[Hit]) -> None:
+    released: list[str] = []
+    answer, _ = ask("Here is what I found. Titanic was directed by James Cameron [1].", hits,
+                    on_sentence=released.append)
+    assert answer.refused and released == [] and "first_verified_s" not in answer.timings
+
+
+def test_answer_reports_prompt_and_judge_tokens(hits: list[Hit]) -> None:
+    answer, llm = ask("The Vault Job is about a bank robbery [2].", hits, lp(0.9))
+    assert answer.trace["judge_calls"] == 1
+    # the fake reuses nothing: every prompt token counts as evaluated, none for the pinned heads
+    assert answer.trace["judge_tokens"] == answer.trace["judge_tokens_evaluated"] > 0
+    assert answer.trace["prompt_tokens_evaluated"] == answer.trace["prompt_tokens"] > 0
+
+
 def test_verify_false_shows_the_reply_as_written(hits: list[Hit]) -> None:
     reply = "The Vault Job is about a bank robbery [2]. It is set in Lyon [9]."
     answer, llm = ask(reply, hits, verify=False)

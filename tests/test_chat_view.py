@@ -7,7 +7,7 @@ import threading
 
 from agent_world import kbs, make_agent, supported  # noqa: F401 - kbs is a fixture
 from assistant.answer import Answer, Citation
-from assistant.chat_stream import ChatUpdate, model_lock, stream_ask
+from assistant.chat_stream import model_lock, stream_ask
 from assistant.chat_view import NO_ANSWER_TITLE, SourceCard, answer_markdown, answer_status, cards_html, \
     markers_of, source_cards
 from assistant.llm import FakeLLM
@@ -87,6 +87,9 @@ def test_stream_yields_pieces_then_one_final_answer(kbs):  # noqa: F811
     final = updates[-1].answer
     assert final is not None and not final.refused and markers_of(final.text) == [c.n for c in source_cards(final)]
     assert len(conversation.turns) == 1  # memory is per session and kept by the caller
+    # the sources come first, before any model text; the verified sentence before the answer
+    assert updates[0].sources and updates[0].partial == "" and updates[0].verified == ()
+    assert updates[-2].verified == ("Deep Blue is about the ocean [1].",) and updates[-1].verified == updates[-2].verified
 
 
 def test_stream_reports_errors_instead_of_hanging(kbs):  # noqa: F811
@@ -97,7 +100,8 @@ def test_stream_reports_errors_instead_of_hanging(kbs):  # noqa: F811
 
     agent, _ = make_agent(kbs, Broken(default="x"))
     updates = list(stream_ask(agent, "documentaries about the ocean"))
-    assert updates[-1] == ChatUpdate(updates[-1].partial, None, "the assistant failed: RuntimeError: disk on fire")
+    assert updates[-1].error == "the assistant failed: RuntimeError: disk on fire" and updates[-1].answer is None
+    assert updates[-1].sources and updates[-1].verified == ()  # the sources were found; nothing was verified
 
 
 def test_ui_filters_override_the_parser(kbs):  # noqa: F811

@@ -33,6 +33,7 @@ def test_defaults_follow_the_design() -> None:
     assert (config.to_dict()["n_threads"], config.to_dict()["n_threads_batch"]) == (
         default_threads(), default_batch_threads())
     assert default_batch_threads() >= default_threads() and LLMConfig(n_threads_batch=3).batch_threads == 3
+    assert config.prompt_cache and config.pin_prefixes  # evaluated prompt states are reused by default
 
 
 @pytest.mark.parametrize(("fields", "match"), [
@@ -197,6 +198,43 @@ def test_answers_and_scores_do_not_depend_on_what_ran_before(smollm_path: Path) 
     assert busy.token_logprob_of(claim, labels) == alone[1]
     assert busy.chat(QUESTION).text == alone[0]
     busy.close()
+
+
+@pytest.mark.slow
+def test_pinned_heads_skip_their_tokens_and_change_nothing(smollm_path: Path) -> None:
+    """The answer and judge heads are pinned once per loaded model: a later prompt starting
+    with them evaluates only what follows, and the reply and the score are bit-identical to
+    those of a model that pinned nothing, asked alone, after other work, and after a reload."""
+    from assistant.prompts import DEMO_SOURCES, answer_head, build_messages, judge_head, judge_messages
+    from assistant.transforms import hyde_messages, transform_head
+
+    def fresh():
+        return load_llm(LLMConfig(model=str(smollm_path), n_threads=1, n_ctx=2048, max_tokens=24, prompt_block=16))
+
+    question = build_messages("Which podcast is about salt?", DEMO_SOURCES)
+    claim = judge_messages("Salt Roads is a podcast about the salt trade.", [(2, DEMO_SOURCES[1].text)])
+    hyde = hyde_messages("documentaries about glaciers melting")
+    labels = ["SUPPORTED", "UNSUPPORTED"]
+    plain = fresh()  # nothing pinned: the reference
+    reference = (plain.chat(question).text, plain.token_logprob_of(claim, labels), plain.chat(hyde).text)
+    plain.close()
+    for _ in range(2):  # the second round is the reload
+        llm = fresh()
+        kept = llm.pin_prefix(answer_head())
+        assert kept > 0 and kept % 16 == 0 and llm.pin_prefix(answer_head()) == kept  # once per model
+        assert llm.pin_prefix(judge_head()) > 0
+        assert llm.pin_prefix(transform_head("hyde"), open_last=True) > 0  # an instruction the question follows
+        llm.chat([{"role": "user", "content": "Name a famous science fiction film about a robot."}])
+        before = llm.prompt_tokens_evaluated
+        assert llm.chat(question).text == reference[0]
+        evaluated = llm.prompt_tokens_evaluated - before
+        assert evaluated <= len(llm._prompt_ids(llm._llama, llm.apply_chat_template(question))) - kept
+        assert llm.token_logprob_of(claim, labels) == reference[1]
+        assert llm.chat(question).text == reference[0]  # right after itself, too
+        before = llm.prompt_tokens_evaluated
+        assert llm.chat(hyde).text == reference[2]
+        assert llm.prompt_tokens_evaluated - before < len(llm._prompt_ids(llm._llama, llm.apply_chat_template(hyde))) - 32
+        llm.close()
 
 
 @pytest.mark.slow

@@ -219,10 +219,15 @@ def test_chat_turn_loads_nothing_while_streaming_or_after(kbs, policy):  # noqa:
 
 
 def test_remove_policy_shows_no_unverified_text_while_writing(kbs):  # noqa: F811
+    from assistant.chat_view import WRITING
+
     updates = _turns(kbs, "remove", "documentaries about the ocean")
     writing = [u[0][-1]["content"] for u in updates[:-1]]
-    assert writing and len(set(writing)) == 1  # one neutral line, not the growing reply
-    assert "ocean" not in writing[0] and "Deep Blue" not in writing[0]
+    # first the neutral line with the retrieved sources' cards, before any model text
+    assert writing[0] == WRITING and 'id="source-1"' in updates[0][1]
+    # then only what the verifier passed, never the growing raw reply: the payload sentence
+    # the verifier removes (no content word of it is in the source) never appears, even briefly
+    assert set(writing) == {WRITING, "Deep Blue is about the ocean \\[1\\].\n\n" + WRITING}
     assert "Deep Blue is about the ocean" in updates[-1][0][-1]["content"]
 
 

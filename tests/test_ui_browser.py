@@ -90,16 +90,19 @@ def test_login_chat_grade_and_compare_in_chromium(served, tmp_path):
             page.get_by_role("button", name="Login").click()
             page.get_by_text("Signed in as ada (admin)").wait_for(timeout=30_000)
 
-            # chat: a neutral line while the answer is written, then the verified answer and a source card
+            # chat: the sources found and a neutral line while the answer is written, then the
+            # verified answer and its cited source card
             page.locator("#question textarea").fill(QUESTION)
             page.locator("#question textarea").press("Enter")
             bot = page.locator("#chatbot")
-            writing = page.wait_for_function(  # one read of the page: the line and what else it shows
+            writing = page.wait_for_function(  # one read of the page: the line, the cards, what else it shows
                 "() => { const t = document.querySelector('#chatbot').innerText; "
-                "return t.includes('Writing the answer') && {text: t}; }", timeout=30_000).json_value()
+                "const cards = document.querySelectorAll('#source-cards .cairn-card').length; "
+                "return t.includes('Writing the answer') && cards > 0 && {text: t, cards: cards}; }",
+                timeout=30_000).json_value()
             assert "Deep Blue" not in writing["text"]  # no unverified text while it is written
-            page.locator("#source-cards .cairn-card").first.wait_for(timeout=30_000)
-            assert "Tide Pools" in bot.inner_text()
+            page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('Tide Pools')",
+                                   timeout=30_000)
             card = page.locator("#source-1")
             assert "Deep Blue" in card.inner_text() and card.locator("mark").count() == 1
             page.get_by_role("button", name="Helpful", exact=True).click()

@@ -221,6 +221,10 @@ class ChatLLM(ABC):
         self.model_id = model_id  # catalogue name or file/folder name
         self.fingerprint = fingerprint  # "sha256:…" when known, else "size:<bytes>:<name>"
         self.defaults = defaults or Sampling()
+        # Prompt tokens this model was sent, and how many of them it had to evaluate (the rest
+        # came from a reused prefix). Counted by llama.cpp, the backend that reuses prefixes.
+        self.prompt_tokens_seen = 0
+        self.prompt_tokens_evaluated = 0
 
     def safe_messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         """`messages` as a backend may render them: checked, every content defused. Each
@@ -272,6 +276,17 @@ class ChatLLM(ABC):
     @abstractmethod
     def apply_chat_template(self, messages: Sequence[Message]) -> str:
         """The exact prompt text the model sees for `messages`, assistant turn opened."""
+
+    def pin_prefix(self, head: Sequence[Message], *, open_last: bool = False) -> int:
+        """Declare `head`, the fixed opening messages of a prompt kind (the answer step's rules
+        and worked example, the judge's instruction), so that every later prompt starting with
+        them skips their evaluation; `open_last`: the last message's content is only the start
+        of the real one (an instruction the request text follows, as in HyDE's prompt). Returns
+        how many prompt tokens are now kept (0: nothing to keep, e.g. a remote server, which
+        caches prefixes on its own). Never changes a reply: a backend pins only what it can
+        restore bit for bit (llama.cpp: whole aligned blocks)."""
+        check_messages(head)
+        return 0
 
     def close(self) -> None:
         """Free the model (no-op unless the backend holds native memory or connections)."""

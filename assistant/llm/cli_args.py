@@ -19,7 +19,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser, *, default_model: str | N
     group.add_argument("--adapter", help="a GGUF LoRA file (llamacpp) or a peft adapter folder (hf)")
     group.add_argument("--base-url", help="the server's OpenAI base URL for --backend openai, "
                                           "e.g. http://127.0.0.1:8080/v1")
-    group.add_argument("--threads", type=int, help="CPU threads for decoding (default: half the CPUs)")
+    group.add_argument("--threads", type=int, help="CPU threads for decoding (default: the count `cairn bench "
+                                                   "threads` measured fastest here, else half the CPUs)")
     group.add_argument("--batch-threads", type=int,
                        help="CPU threads for prompt evaluation (default: every CPU available)")
     group.add_argument("--n-ctx", type=int, default=4096, help="context window in tokens (default: %(default)s)")

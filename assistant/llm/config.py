@@ -50,7 +50,8 @@ class LLMConfig:
         model: catalogue name (`cairn models list`), a local .gguf file or model folder, or
             for backend=openai the model name the server expects.
         adapter: llamacpp: a GGUF LoRA file; hf: a peft adapter folder; not for openai.
-        n_threads: CPU threads for decoding (llamacpp, hf); None = `default_threads()`.
+        n_threads: CPU threads for decoding (llamacpp, hf); None = the count `cairn bench threads`
+            measured fastest for this model on this machine, else `default_threads()`.
         n_threads_batch: llamacpp: CPU threads for prompt evaluation; None =
             `default_batch_threads()` (every CPU available).
         n_ctx: context window in tokens (prompt + reply) for llamacpp.
@@ -59,9 +60,14 @@ class LLMConfig:
         seed: default sampling seed (None = a fresh one each call).
         base_url: the server's OpenAI base URL, e.g. http://127.0.0.1:8080/v1 (openai only).
         api_key_env: name of the environment variable holding the server's API key, if any.
-        prompt_cache: llamacpp: keep evaluated prompt states in RAM so a repeated prefix
-            (system prompt, few-shot block) is not evaluated again.
+        prompt_cache: llamacpp: keep the state after each prompt in RAM (least recently used
+            out first), so a later prompt sharing its opening blocks restores them instead of
+            evaluating them: a judge prompt for a claim citing a passage an earlier claim cited,
+            a regenerated answer. A state costs ~28 KB per prompt token with the 1.5B model.
         prompt_cache_mb: size of that RAM cache.
+        pin_prefixes: llamacpp: keep the evaluated state of each prompt kind's fixed head (the
+            answer rules and worked example, the judge instruction; `ChatLLM.pin_prefix`) for the
+            life of the model, so no request evaluates it again. Off only to measure its effect.
         prompt_block: llamacpp: prompts are evaluated in blocks of this many tokens at aligned
             positions and reused only in whole blocks, which keeps replies identical with or
             without reuse (assistant/llm/prefix_cache.py). Smaller reuses more of a shared
@@ -82,8 +88,9 @@ class LLMConfig:
     seed: int | None = 0
     base_url: str | None = None
     api_key_env: str | None = None
-    prompt_cache: bool = False
+    prompt_cache: bool = True
     prompt_cache_mb: int = 512
+    pin_prefixes: bool = True
     prompt_block: int = 64
     dtype: Dtype = "auto"
     timeout_s: float = 120.0
@@ -134,7 +141,13 @@ class LLMConfig:
 
     @property
     def threads(self) -> int:
-        return self.n_threads or default_threads()
+        """Decode threads: n_threads, else the count `cairn bench threads` measured fastest for
+        this model on this machine (assistant/llm/threads.py), else `default_threads()`."""
+        if self.n_threads:
+            return self.n_threads
+        from assistant.llm.threads import recorded_threads
+
+        return (recorded_threads(self.model) if self.backend == "llamacpp" else None) or default_threads()
 
     @property
     def batch_threads(self) -> int:

@@ -187,6 +187,9 @@ class FakeLLM(ChatLLM):
         self.calls.append(FakeCall(kind=kind, messages=[dict(m) for m in messages],
                                    prompt=self.apply_chat_template(messages), request=request,
                                    candidates=candidates or []))
+        n = self.count_tokens(self.calls[-1].prompt)  # it reuses nothing: every token is evaluated
+        self.prompt_tokens_seen += n
+        self.prompt_tokens_evaluated += n
 
 
 def _replay(pieces: list[str], completion: Completion) -> Iterator[Delta]:

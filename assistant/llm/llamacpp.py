@@ -57,6 +57,7 @@ from assistant.llm.config import LLMConfig, local_model_path, model_fingerprint
 from assistant.llm.prefix_cache import StateCache, reusable_prefix
 
 _PARAMS_PATCH_LOCK = threading.Lock()
+_OPEN_END = "\u2063\u2063"  # INVISIBLE SEPARATOR x2: marks where an open head's content stops (pin_prefix)
 
 
 def amx_compiled_in() -> bool:
@@ -126,8 +127,8 @@ class LlamaCppLLM(ChatLLM):
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int = 1,
                  n_threads_batch: int | None = None, seed: int | None = 0,
                  adapter: str | Path | None = None, prompt_cache_mb: int | None = None, prompt_block: int = 64,
-                 extra_buffers: bool | None = None, model_id: str | None = None, fingerprint: str | None = None,
-                 defaults: Sampling | None = None) -> None:
+                 pin_prefixes: bool = True, extra_buffers: bool | None = None, model_id: str | None = None,
+                 fingerprint: str | None = None, defaults: Sampling | None = None) -> None:
         path = find_gguf(Path(model_path))
         super().__init__(model_id=model_id or path.stem, fingerprint=fingerprint or model_fingerprint(path),
                          defaults=defaults)
@@ -144,12 +145,17 @@ class LlamaCppLLM(ChatLLM):
             **({"lora_path": str(adapter)} if adapter is not None else {}),
         }
         self._states = StateCache(prompt_cache_mb << 20, prompt_block) if prompt_cache_mb else None
+        # States of the pinned prompt heads (pin_prefix): a handful, never evicted.
+        self._heads = StateCache(1 << 62, prompt_block)
+        self._pinned: dict[tuple[Any, ...], int] = {}  # (open_last, *head messages) -> tokens kept
+        self.pin_prefixes = pin_prefixes
         self._evaluated: dict[int, list[int]] = {}  # id(Llama) -> the prompt its KV cache holds
         self._extra_buffers = extra_buffers  # None: off when the wheel has AMX (module docstring)
         self._lock = threading.Lock()
         self._llama: Any = self._load(logits_all=False)
         self._llama_logits: Any = None  # the logits_all twin, loaded on demand
         self._formatter = self._make_formatter()
+        self._head_formatter = self._make_formatter(add_generation_prompt=False)
         self._llama.chat_handler = self._formatter.to_chat_handler()
         self.special_tokens = special_token_pattern(vocabulary_special_tokens(self._llama))
 
@@ -159,7 +165,7 @@ class LlamaCppLLM(ChatLLM):
         return cls(path, n_ctx=config.n_ctx, n_threads=config.threads, n_threads_batch=config.batch_threads,
                    seed=config.seed, adapter=config.adapter,
                    prompt_cache_mb=config.prompt_cache_mb if config.prompt_cache else None,
-                   prompt_block=config.prompt_block,
+                   prompt_block=config.prompt_block, pin_prefixes=config.pin_prefixes,
                    model_id=model_id, defaults=config.sampling)
 
     def _load(self, *, logits_all: bool) -> Any:
@@ -186,7 +192,7 @@ class LlamaCppLLM(ChatLLM):
                            f"(`cairn models pull {self.model_id} --verify`) and n_ctx={self.n_ctx}") from exc
         return llama
 
-    def _make_formatter(self) -> Any:
+    def _make_formatter(self, *, add_generation_prompt: bool = True) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         llama = self._llama
@@ -196,7 +202,8 @@ class LlamaCppLLM(ChatLLM):
             return llama.detokenize([token_id], special=True).decode("utf-8", "replace") if token_id >= 0 else ""
 
         return Jinja2ChatFormatter(template=template, eos_token=text_of(llama.token_eos()),
-                                   bos_token=text_of(llama.token_bos()), stop_token_ids=[llama.token_eos()])
+                                   bos_token=text_of(llama.token_bos()), stop_token_ids=[llama.token_eos()],
+                                   add_generation_prompt=add_generation_prompt)
 
     def _llama_for(self, request: GenerationRequest | None) -> Any:
         """The instance to run `request` on; logprobs need every position's logits."""
@@ -294,7 +301,7 @@ class LlamaCppLLM(ChatLLM):
         return llama.create_chat_completion(**self._arguments(request, stream=stream, messages=messages))
 
     @contextmanager
-    def _evaluation(self, llama: Any) -> Iterator[None]:
+    def _evaluation(self, llama: Any, *, save: bool = True) -> Iterator[None]:
         """Around one request on `llama`: llama.cpp's errors as ours; after a failure (or a
         stream closed early) its KV cache is no longer known to hold the prompt, so it is
         forgotten; after a success the state goes to the RAM cache (prompt_cache only)."""
@@ -308,27 +315,65 @@ class LlamaCppLLM(ChatLLM):
             if isinstance(exc, ValueError):
                 raise LLMError(f"llama.cpp rejected the request to {self.model_id}: {exc}") from exc
             raise
-        self._save_state(llama)
+        if save:
+            self._save_state(llama)
 
     def _keep_reusable_prefix(self, llama: Any, prompt: list[int]) -> None:
         """Cut `llama`'s KV cache to the whole blocks it shares with `prompt`, first restoring a
-        saved state from the RAM cache when that covers more; the caller evaluates the rest.
-        From here on the cache is taken to hold `prompt` (a failed call forgets it)."""
+        saved state (a pinned head, or one from the RAM cache) when that covers more; the
+        caller evaluates the rest. From here on the cache is taken to hold `prompt` (a failed
+        call forgets it)."""
         reuse = reusable_prefix(self._evaluated.get(id(llama), ()), prompt, self.prompt_block)
-        if self._states is not None and llama is self._llama:
-            state, cached = self._states.best(prompt)
-            if cached > reuse:
-                llama.load_state(state)
-                reuse = cached
+        if llama is self._llama:
+            for cache in (self._heads, self._states):
+                state, cached = cache.best(prompt) if cache is not None else (None, 0)
+                if cached > reuse:
+                    llama.load_state(state)
+                    reuse = cached
         llama.n_tokens = reuse  # llama-cpp-python reuses exactly the n_tokens that still match
         self._evaluated[id(llama)] = prompt
+        self.prompt_tokens_seen += len(prompt)
+        self.prompt_tokens_evaluated += len(prompt) - reuse
+
+    def pin_prefix(self, head: Sequence[Message], *, open_last: bool = False) -> int:
+        """Evaluate the whole blocks of `head` (rendered without an assistant turn; with
+        `open_last`, cut where the last message's content ends) once and keep that state;
+        `_keep_reusable_prefix` restores it for every prompt that starts with those tokens.
+        The same aligned blocks a prompt evaluated from scratch would compute, so a reply with
+        or without the pinned state is bit-identical (prefix_cache.py)."""
+        messages = self.safe_messages(head)
+        if not self.pin_prefixes:
+            return 0
+        key = (open_last, *((str(m["role"]), str(m["content"])) for m in messages))
+        if key in self._pinned:
+            return self._pinned[key]
+        if open_last:  # render with a marker after the open content, and cut the text there
+            messages[-1] = {**messages[-1], "content": messages[-1]["content"] + _OPEN_END}
+        text = self._head_formatter(messages=messages).prompt
+        text = text[: text.index(_OPEN_END)] if open_last else text
+        with self._lock:
+            llama = self._llama_for(None)
+            tokens = self._prompt_ids(llama, text)
+            blocks = tokens[: len(tokens) // self.prompt_block * self.prompt_block]
+            if blocks and self._heads.best(blocks + [-1])[1] < len(blocks):
+                # As any prompt is evaluated: whole blocks the live KV cache shares with the
+                # head are kept, the rest evaluated in aligned blocks from there.
+                reuse = reusable_prefix(self._evaluated.get(id(llama), ()), blocks + [-1], self.prompt_block)
+                llama.n_tokens = reuse
+                self._evaluated[id(llama)] = blocks
+                with self._evaluation(llama, save=False):
+                    llama.eval(blocks[reuse:])
+                state = _saved_state(llama)
+                self._heads.put(blocks, state, _state_bytes(state))
+            self._pinned[key] = len(blocks)
+        return len(blocks)
 
     def _save_state(self, llama: Any) -> None:
         """Keep the state after a finished request in the RAM cache (prompt_cache only)."""
         prompt = self._evaluated.get(id(llama))
         if self._states is not None and llama is self._llama and prompt:
-            state = llama.save_state()
-            self._states.put(prompt, state, int(state.llama_state_size))
+            state = _saved_state(llama)
+            self._states.put(prompt, state, _state_bytes(state))
 
     @staticmethod
     def _reset_perf(llama: Any) -> None:
@@ -344,6 +389,20 @@ class LlamaCppLLM(ChatLLM):
         data = llama_cpp.llama_perf_context(llama.ctx)
         rate = data.n_eval / (data.t_eval_ms / 1000) if data.n_eval > 0 and data.t_eval_ms > 0 else None
         return {"prompt_s": data.t_p_eval_ms / 1000, "decode_tok_s": rate}
+
+    def set_threads(self, n_threads: int, n_threads_batch: int | None = None) -> None:
+        """Change the decode (and optionally prompt) thread counts of the loaded model: no reply
+        changes (each output row goes to one thread), only the speed (bench_threads.py)."""
+        import llama_cpp
+
+        if n_threads < 1 or (n_threads_batch is not None and n_threads_batch < 1):
+            raise LLMConfigError(f"n_threads={n_threads} and n_threads_batch={n_threads_batch} must be >= 1")
+        with self._lock:
+            batch = n_threads_batch or self._options["n_threads_batch"]
+            for llama in (self._llama, self._llama_logits):
+                if llama is not None:
+                    llama_cpp.llama_set_n_threads(llama.ctx, n_threads, batch)
+            self.n_threads, self._options["n_threads"], self._options["n_threads_batch"] = n_threads, n_threads, batch
 
     # -- scoring, tokens, template ---------------------------------------------------------------
     def token_logprob_of(self, messages: Sequence[Message], candidates: Sequence[str]) -> dict[str, float]:
@@ -404,6 +463,21 @@ class LlamaCppLLM(ChatLLM):
                 if llama is not None:
                     llama.close()
             self._llama = self._llama_logits = None
+
+
+def _saved_state(llama: Any) -> Any:
+    """`llama.save_state()` without its copy of the score rows: llama-cpp-python keeps
+    (n_batch, vocab) floats of them even when only the sampler reads logits (39 MB per state for
+    a 152k vocabulary), and a restored state is never sampled from before at least one more
+    token is evaluated. One zero row stands in; `load_state` broadcasts it over its rows."""
+    state = llama.save_state()
+    state.scores = np.zeros((1, state.scores.shape[1]), dtype=state.scores.dtype)
+    return state
+
+
+def _state_bytes(state: Any) -> int:
+    """What a saved state holds in memory: llama.cpp's KV cells and outputs, and its arrays."""
+    return int(state.llama_state_size) + state.scores.nbytes + state.input_ids.nbytes
 
 
 def _finish(reason: str | None) -> Any:
