@@ -243,8 +243,8 @@ def _shown(check: SentenceCheck, leak: bool, policy: Policy) -> SentenceCheck | 
 
 class _Release:
     """Hands each shown sentence to `on_sentence` as soon as it may appear on screen. Verified,
-    a sentence with nothing to check ("Here are two matches:") waits for the next supported
-    one: if none comes the answer is a refusal, and the lead-in must not have been shown.
+    a sentence with nothing to check ("Here are two matches:"), or one kept flagged, waits for
+    the next supported one: if none comes the answer is a refusal, and it must not have shown.
     `timings["first_verified_s"]`: seconds from `started` to the first sentence released."""
 
     def __init__(self, verify: bool, on_sentence: Callable[[str], None] | None, started: float,
@@ -256,7 +256,7 @@ class _Release:
         if shown is None:
             return
         self._waiting.append(shown.text)
-        if self.verify and shown.supported is None:
+        if self.verify and shown.supported is not True:
             return
         self.timings.setdefault("first_verified_s", time.perf_counter() - self.started)
         if self.on_sentence is not None:

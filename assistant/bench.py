@@ -3,10 +3,12 @@ before the fast-answer work and after it, measured on golden questions in one ru
 
 For each question (N=20 by default, half catalog, half notes), each system answers in turn:
   before  the pipeline as users had it: one thread for prompt evaluation and decoding, no saved
-          prefix states (every prompt evaluated from its first differing aligned block), and
-          the answer shown only once wholly verified (its first verified sentence = its total)
-  after   today's defaults: prompt evaluation on every CPU, the answer and judge heads pinned,
-          the RAM cache of prompt states, each sentence shown once verified
+          prefix states (every prompt evaluated from its first differing aligned block), HyDE's
+          passage up to 96 tokens, and the answer shown only once wholly verified (its first
+          source card and first verified sentence = its total)
+  after   today's defaults: prompt evaluation on every CPU, decode threads as measured, the
+          answer, judge and HyDE heads pinned, the RAM cache of prompt states, HyDE capped at 64
+          tokens, sources shown first, each sentence shown once verified
   raw     the same GGUF loaded directly with llama_cpp.Llama (after's threads), fed the exact
           messages after's answer step sent: its first token is the raw prefill, its rate the
           engine's decode rate (skip with --no-raw)
@@ -40,20 +42,20 @@ STAGES = ("route_s", "retrieve_s", "transforms_s", "generate_s", "verify_s")
 TOKEN_COUNTS = ("prompt_tokens", "prompt_tokens_evaluated", "judge_calls", "judge_tokens", "judge_tokens_evaluated")
 MEASURES = ("sources_s", "ttft_s", "first_verified_s", "total_s", "verify_s", "decode_tok_s", *TOKEN_COUNTS)
 PIPELINES = {
-    "before": "1 thread for prompt and decode, no pinned heads or cached states, whole sources, whole passages "
-              "for the judge, shown when wholly verified",
-    "after": "the defaults: prompt on every CPU, decode threads as measured, pinned heads, cached states, "
-             "compact sources, claim-focused judge evidence, each sentence shown once verified",
+    "before": "1 thread for prompt and decode, no pinned heads or cached states, HyDE up to 96 tokens, "
+              "shown when wholly verified",
+    "after": "the defaults: prompt on every CPU, decode threads as measured (cairn bench threads), pinned heads, "
+             "cached states, HyDE capped at 64 tokens, sources first, each sentence shown once verified",
 }
 
 
 def pipeline(name: str, config: Any) -> tuple[Any, dict[str, Any]]:
     """(LLMConfig, AgentConfig overrides) that `name` runs with, from the command line's config."""
     if name == "before":
-        from assistant.verify import VerifierConfig
+        from assistant.transforms import TransformConfig
 
         return (replace(config, n_threads=1, n_threads_batch=1, prompt_cache=False, pin_prefixes=False),
-                {"context_tokens": None, "verifier": VerifierConfig(judge_evidence_tokens=None)})
+                {"transforms": TransformConfig(max_tokens=96)})
     return config, {}
 
 
@@ -252,7 +254,7 @@ def print_summary(result: dict[str, Any]) -> None:
     for name, block in s["systems"].items():
         print(f"  {name}: {result['pipelines'][name]}")
         for key in MEASURES:
-            print(f"    {key:<24}{fmt(block[key], '' if key.endswith(('tokens', 'calls', 'tok_s')) else ' s')}")
+            print(f"    {key:<24}{fmt(block[key], ' s' if key.endswith('_s') and key != 'decode_tok_s' else '')}")
         print("    share of total time     " + ", ".join(f"{k.removesuffix('_s')} {v:.0%}"
                                                         for k, v in block["stage_share"].items()))
         print(f"    refused                 {block['refused']}/{s['n']}")

@@ -162,10 +162,12 @@ class CachedLLM(ChatLLM):
 ROWS = {"multi-query": ("+multi-query", True, False), "hyde": ("+HyDE", False, True), "both": ("+both", True, True)}
 
 
-def configurations(threshold: float, n_queries: int, rows: Sequence[str] = tuple(ROWS)) -> dict[str, TransformConfig]:
+def configurations(threshold: float, n_queries: int, rows: Sequence[str] = tuple(ROWS), *,
+                   max_tokens: int = TransformConfig().max_tokens) -> dict[str, TransformConfig]:
     """The ablation's configurations, in table order: the baseline, then each of `rows` always
-    on, then each gated at `threshold`."""
-    base = TransformConfig(multi_query=False, hyde=False, n_queries=n_queries, weak_threshold=threshold)
+    on, then each gated at `threshold`; every generation capped at `max_tokens`."""
+    base = TransformConfig(multi_query=False, hyde=False, n_queries=n_queries, weak_threshold=threshold,
+                           max_tokens=max_tokens)
     out = {"baseline": base}
     for gate in ("always", "weak"):
         for name, mq, hy in (ROWS[row] for row in rows):
@@ -306,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threshold", type=float, default=TransformConfig().weak_threshold,
                         help="gate threshold for the gated rows (default: TransformConfig's)")
     parser.add_argument("--n-queries", type=int, default=TransformConfig().n_queries)
+    parser.add_argument("--max-tokens", type=int, default=TransformConfig().max_tokens,
+                        help="cap on each generated rewrite list or passage (default: TransformConfig's)")
     parser.add_argument("--transforms", nargs="+", default=list(ROWS), choices=list(ROWS),
                         help="which transform rows to run (each always on and gated)")
     parser.add_argument("--mode", default="hybrid", choices=("dense", "bm25", "hybrid"))
@@ -321,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         llm = CachedLLM(args.model, lambda: load_llm(LLMConfig(model=args.model, n_threads=args.threads,
                                                                n_ctx=2048, temperature=0.0)),
                         out.parent / "llm_cache.json")
-        configs = configurations(args.threshold, args.n_queries, args.transforms)
+        configs = configurations(args.threshold, args.n_queries, args.transforms, max_tokens=args.max_tokens)
         kb = KnowledgeBase("catalog")
         start = time.perf_counter()
         try:
@@ -340,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     golden_hash = hashlib.sha256(Path(args.golden).read_bytes()).hexdigest()
     record = {"provenance": stamp(model=args.model, model_fingerprint=llm.fingerprint, golden=args.golden,
                                   golden_sha256=golden_hash, today=args.today.isoformat(), mode=args.mode,
-                                  seed=args.seed, resamples=args.resamples, threads=args.threads),
+                                  seed=args.seed, resamples=args.resamples, threads=args.threads,
+                                  max_tokens=args.max_tokens),
               "configs": {name: asdict(c) for name, c in configs.items()}, "table": table, "gate": gate,
               "per_case": {name: [asdict(r) for r in rs] for name, rs in runs.items()}}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,8 +87,10 @@ class VerifierConfig:
         ignore_instructions: drop instruction-like sentences from evidence (prompts.py).
         judge_evidence_tokens: the judge reads each cited passage focused on the claim: its
             metadata line and the sentences sharing the most words with the claim, within this
-            many tokens (context.focus_passage); None: the whole passage. The cheap signals
-            always see the whole passage.
+            many tokens (context.focus_passage); None (default): the whole passage. The cheap
+            signals always see the whole passage. Off by default: measured together with compact
+            context (AgentConfig.context_tokens) it cut judge tokens evaluated by 18% and lost
+            answers; its own effect is not yet measured apart.
         judge_calibration: "anchors" (default) re-centres the judge on the model's own answers
             to prompts.JUDGE_ANCHORS (4 extra calls, once per model object); "none" reads
             P(SUPPORTED) as is. A model that cannot tell the anchors apart loses the judge.

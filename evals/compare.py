@@ -45,6 +45,8 @@ class MetricDiff:
 
     @property
     def lower_is_better(self) -> bool:
+        if self.metric.endswith("tok_s"):  # a rate: tokens per second
+            return False
         return any(part in self.metric for part in LOWER_IS_BETTER)
 
     @property

@@ -277,8 +277,13 @@ def test_query_transforms_run_inside_the_search_tool(kbs) -> None:
                   logprob_tables=[supported()] * 5)
     agent, _ = make_agent(kbs, llm=llm, role="user",
                           transforms=TransformConfig(multi_query=True, hyde=False, gate="always", n_queries=2))
-    answer = agent.ask("documentaries about the ocean from 2023")
+    shown: list[tuple[list[str], int]] = []
+    answer = agent.ask("documentaries about the ocean from 2023",
+                       on_sources=lambda chunks: shown.append(([c.doc_id for c in chunks], len(llm.calls))))
     transforms = answer.trace["tool"]["trace"]["transforms"]
     assert transforms["fired"] and transforms["queries"] == ["whales crossing the sea", "ocean giants"]
+    # the first pass is shown before the rewrites are generated, the fused list before the answer
+    assert [calls for _, calls in shown] == [0, 1] and shown[-1][0] == [c.doc_id for c in answer.chunks]
+    assert 0 <= answer.timings["sources_s"] <= answer.timings["total_s"]
     assert {c.doc_id for c in answer.chunks} == {"d1"}  # the rewrites kept the filters
     assert answer.timings["transforms_s"] >= 0 and answer.timings["retrieve_s"] >= 0

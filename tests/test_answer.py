@@ -177,9 +177,10 @@ def test_on_sentence_releases_only_verified_sentences_in_order(hits: list[Hit]) 
                         "- Deep Time follows a volcano in Iceland [3]"]
     assert 0 < answer.timings["first_verified_s"] <= answer.timings["total_s"]
     flagged: list[str] = []
-    ask("The Vault Job is about a bank robbery [2]. Titanic was directed by James Cameron [1].", hits, lp(0.9),
-        policy="flag", on_sentence=flagged.append)
-    assert flagged == ["The Vault Job is about a bank robbery [2].", f"Titanic was directed by James Cameron. {FLAG_TEXT}"]
+    ask("Titanic was directed by James Cameron [1]. The Vault Job is about a bank robbery [2]. Titanic sank [1].",
+        hits, lp(0.9), policy="flag", on_sentence=flagged.append)
+    # a flagged sentence shows once a supported one follows it; the trailing one waits for the answer
+    assert flagged == [f"Titanic was directed by James Cameron. {FLAG_TEXT}", "The Vault Job is about a bank robbery [2]."]
 
 
 def test_on_sentence_never_shows_a_lead_in_of_a_refused_answer(hits: list[Hit]) -> None:

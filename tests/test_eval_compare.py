@@ -33,6 +33,7 @@ def test_paired_differences_and_verdicts() -> None:
     assert MetricDiff("correct", 4, 0.5, 0.2, -0.3, -0.5, -0.1).verdict == "worse"
     assert MetricDiff("correct", 4, 0.5, 0.6, 0.1, -0.1, 0.3).verdict == "same"
     assert MetricDiff("judge_tokens", 4, 100, 150, 50, 10, 90).verdict == "worse"
+    assert MetricDiff("latency.decode_tok_s", 4, 7.0, 12.0, 5.0, 4.0, 6.0).verdict == "better"  # a rate
     with pytest.raises(CompareError, match="no finished case in common"):
         compare({"x": {"c": 1.0}}, {"y": {"c": 1.0}})
 

@@ -43,6 +43,9 @@ from knowledge.retrieve import search
 from knowledge.types import Chunk, Document, Hit
 
 ACCESSOR_KEY = "cairn_accessor"  # the per-call config key of the person asking (module docstring)
+# The per-call config key of a callback that receives the first-pass hits of a search before a
+# query transform runs (seconds of generation), so a page can show sources at once.
+FIRST_PASS_KEY = "cairn_first_pass"
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ToolContext:
         transforms: query transforms config (assistant/transforms.py), None: off.
         accessor: who reads, for the audit log of note reads; None: the OS user in this role,
             surface "api".
+        on_first_pass: receives the first-pass hits when a query transform is about to run.
     """
 
     role: str
@@ -63,6 +67,7 @@ class ToolContext:
     mode: str = "hybrid"
     transforms: Any = None
     accessor: Accessor | None = None
+    on_first_pass: Callable[[list[Hit]], None] | None = None
 
     def kb(self, collection: str) -> KnowledgeBase:
         require(self.role, collection)  # before the index is even opened
@@ -114,7 +119,8 @@ def retrieve(ctx: ToolContext, collection: str, query: str, filters: dict[str, A
     parsed: list[Filter] = filters_from_dict(filters, collection) if filters else []
     started = time.perf_counter()
     if ctx.transforms is not None and ctx.llm is not None and per_doc:
-        result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode)
+        result = transformed(kb, query, parsed, llm=ctx.llm, config=ctx.transforms, k=k, mode=ctx.mode,
+                             on_first_pass=ctx.on_first_pass)
         ctx.audit("search", collection, [h.chunk for h in result.hits], _search_detail(query, filters))
         ms = result.timings  # milliseconds per stage
         transforms_s = (ms.get("transform_generate", 0.0) + ms.get("transform_retrieve", 0.0)) / 1000.0
@@ -134,12 +140,15 @@ def _search_detail(query: str, filters: dict[str, Any]) -> str:
 
 def as_langchain_tool(module: ModuleType, ctx: ToolContext) -> StructuredTool:
     """Wrap a tool module (see the module docstring) as a LangChain StructuredTool bound to ctx;
-    an Accessor under ACCESSOR_KEY in the call's config replaces ctx.accessor for that call."""
+    an Accessor under ACCESSOR_KEY in the call's config replaces ctx.accessor for that call, a
+    callback under FIRST_PASS_KEY ctx.on_first_pass."""
     args_model: type[BaseModel] = module.Args
 
     def call(config: RunnableConfig, **kwargs: Any) -> tuple[str, ToolResult]:
-        accessor = (config.get("configurable") or {}).get(ACCESSOR_KEY)
-        result = module.run(replace(ctx, accessor=accessor) if accessor is not None else ctx, args_model(**kwargs))
+        per_call = config.get("configurable") or {}
+        changes = {name: per_call[key] for name, key in (("accessor", ACCESSOR_KEY), ("on_first_pass", FIRST_PASS_KEY))
+                   if per_call.get(key) is not None}
+        result = module.run(replace(ctx, **changes) if changes else ctx, args_model(**kwargs))
         return result.summary(), result
 
     return StructuredTool.from_function(func=call, name=module.NAME, description=module.DESCRIPTION,
