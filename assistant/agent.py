@@ -79,9 +79,9 @@ class AgentConfig:
         context_tokens: per-source budget of text tokens the answer model reads, the sentences
             most relevant to the question (assistant/context.py); None (default): every source
             whole. Measured with 80 (and judge_evidence_tokens=48) on 30 catalog_qa cases: prompts
-            -11% (-127 tokens, CI [-162, -91]) but 3 answerable questions more refused (refusal
-            accuracy 0.833 -> 0.733, paired CI [-0.200, 0.000]): word overlap with the question
-            dropped the sentence that answered ("Where is it set?" -> "postwar Vienna").
+            -15% (-125 tokens evaluated, CI [-162, -90]) but 3 answerable questions more refused
+            (refusal accuracy 0.833 -> 0.733, paired CI [-0.200, 0.000]): word overlap with the
+            question dropped the sentence that answered ("Where is it set?" -> "postwar Vienna").
     """
 
     role: Role = "user"
