@@ -47,6 +47,9 @@ from knowledge.types import Chunk, Hit
 Policy = Literal["remove", "flag"]
 POLICIES: tuple[str, ...] = get_args(Policy)
 FLAG_TEXT = "[unverified]"  # appended to a kept unsupported sentence under policy="flag"
+# What an answer cost the model, as its trace records it: prompt tokens sent and evaluated (the
+# rest came from a reused prefix), and the verifier's judge calls and their prompt tokens.
+COST_KEYS = ("prompt_tokens", "prompt_tokens_evaluated", "judge_calls", "judge_tokens", "judge_tokens_evaluated")
 
 
 class AnswerError(CairnError):
@@ -133,14 +136,14 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
         raise AnswerError(f"policy={policy!r} is unknown; use one of {', '.join(POLICIES)}")
     chunks = [hit.chunk if isinstance(hit, Hit) else hit for hit in hits]
     # What the model reads of each source (context.py); citations keep the whole chunk.
-    shown = chunks if context_tokens is None else [compact_chunk(c, question, context_tokens, llm.count_tokens)
+    views = chunks if context_tokens is None else [compact_chunk(c, question, context_tokens, llm.count_tokens)
                                                    for c in chunks]
-    passages = [passage_text(chunk) for chunk in shown]
+    passages = [passage_text(view) for view in views]
     trace: dict[str, Any] = {
         "model_id": llm.model_id, "question": question, "policy": policy, "verify": verify,
         "context": [{"n": n, "doc_id": c.doc_id, "chunk_id": c.id, "score": getattr(hit, "score", None),
                      **({"shown_chars": len(v.text)} if v is not c else {})}
-                    for n, (c, v, hit) in enumerate(zip(chunks, shown, hits), 1)],
+                    for n, (c, v, hit) in enumerate(zip(chunks, views, hits), 1)],
         # Sources that look like they carry instructions: fenced like all others, but worth a look.
         "injection_suspects": [n for n, text in enumerate(passages, 1) if injection_kinds(text)],
     }
@@ -156,7 +159,7 @@ def answer_question(llm: ChatLLM, question: str, hits: Sequence[Hit | Chunk], *,
 
     llm.pin_prefix(answer_head())
     evaluated = llm.prompt_tokens_evaluated
-    completion = _generate(llm, build_messages(question, shown, history), stream_callback, max_tokens)
+    completion = _generate(llm, build_messages(question, views, history), stream_callback, max_tokens)
     raw = completion.text
     timings.update(generate_s=completion.timings.get("total_s"), ttft_s=completion.timings.get("ttft_s"),
                    decode_tok_s=completion.timings.get("decode_tok_s"))

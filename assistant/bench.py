@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assistant.answer import COST_KEYS
 from assistant.context import compact_chunk
 from assistant.prompts import build_messages
 from knowledge.bench import bench_suites, percentile
@@ -39,8 +40,7 @@ from knowledge.provenance import ROOT, stamp
 GOLDEN = (ROOT / "evals" / "golden" / "catalog_retrieval.jsonl", ROOT / "evals" / "golden" / "notes_qa.jsonl")
 WARM_UP = "films about sailing across the sea"
 STAGES = ("route_s", "retrieve_s", "transforms_s", "generate_s", "verify_s")
-TOKEN_COUNTS = ("prompt_tokens", "prompt_tokens_evaluated", "judge_calls", "judge_tokens", "judge_tokens_evaluated")
-MEASURES = ("sources_s", "ttft_s", "first_verified_s", "total_s", "verify_s", "decode_tok_s", *TOKEN_COUNTS)
+MEASURES = ("sources_s", "ttft_s", "first_verified_s", "total_s", "verify_s", "decode_tok_s", *COST_KEYS)
 PIPELINES = {
     "before": "1 thread for prompt and decode, no pinned heads or cached states, HyDE up to 96 tokens, "
               "shown when wholly verified",
@@ -153,17 +153,14 @@ def run_ours(agent: Any, question: str) -> dict[str, Any]:
     token, first verified sentence, the whole answer; plus what it cost in tokens."""
     started = time.perf_counter()
     stamps: list[float] = []
-    marks: dict[str, float] = {}
-    answer = agent.ask(question, stream_callback=lambda piece: piece and stamps.append(time.perf_counter() - started),
-                       on_sources=lambda _: marks.setdefault("sources_s", time.perf_counter() - started),
-                       on_sentence=lambda _: marks.setdefault("first_verified_s", time.perf_counter() - started))
+    answer = agent.ask(question, stream_callback=lambda piece: piece and stamps.append(time.perf_counter() - started))
     total = time.perf_counter() - started
-    trace, n_out = answer.trace, int(answer.trace.get("completion_tokens") or 0)
+    trace, timings, n_out = answer.trace, answer.timings, int(answer.trace.get("completion_tokens") or 0)
     return {"refused": answer.refused, "tool": (trace.get("tool") or {}).get("name"), "text": answer.text,
-            "sources_s": marks.get("sources_s"), "ttft_s": answer.timings.get("pipeline_ttft_s"),
-            "first_verified_s": marks.get("first_verified_s", total), "total_s": total,
+            "sources_s": timings.get("sources_s"), "ttft_s": timings.get("pipeline_ttft_s"),
+            "first_verified_s": timings.get("pipeline_first_verified_s") or total, "total_s": total,
             "verify_s": answer.timings.get("verify_s"), "decode_tok_s": stream_rate(stamps, n_out),
-            "completion_tokens": n_out, **{k: trace.get(k) for k in TOKEN_COUNTS},
+            "completion_tokens": n_out, **{k: trace.get(k) for k in COST_KEYS},
             "sentences": [{"text": c.text, "supported": c.supported, "signals": c.signals, "reason": c.reason}
                           for c in answer.sentences],
             "hyde": ((trace.get("tool") or {}).get("trace") or {}).get("transforms", {}).get("raw"),
@@ -294,10 +291,11 @@ def cmd_bench_assistant(args: argparse.Namespace) -> int:
     if config.backend != "llamacpp":
         raise BenchError(f"--backend {config.backend} has no raw llama-cpp-python baseline; use --backend llamacpp")
     questions = pick_questions(GOLDEN, args.n)
-    llms = {name: load_llm(pipeline(name, config)[0]) for name in PIPELINES}
-    agents = {name: Agent(llm, AgentConfig(role="clinician", verify=not args.no_verify, today=dt.date(2026, 11, 22),
-                                           **pipeline(name, config)[1]))
-              for name, llm in llms.items()}
+    setups = {name: pipeline(name, config) for name in PIPELINES}
+    llms = {name: load_llm(llm_config) for name, (llm_config, _) in setups.items()}
+    agents = {name: Agent(llms[name], AgentConfig(role="clinician", verify=not args.no_verify,
+                                                  today=dt.date(2026, 11, 22), **overrides))
+              for name, (_, overrides) in setups.items()}
     after = llms["after"]
     raw = None if args.no_raw else RawLlama(after.path, n_ctx=config.n_ctx, n_threads=config.threads,
                                               n_threads_batch=config.batch_threads)
@@ -313,9 +311,9 @@ def cmd_bench_assistant(args: argparse.Namespace) -> int:
         if raw is not None:
             raw.close()
     result = {"provenance": stamp(model_fingerprint=after.fingerprint, llm_config=config.to_dict(),
-                                  pipelines={name: {"llm": pipeline(name, config)[0].to_dict(),
-                                                    "agent": {k: str(v) for k, v in pipeline(name, config)[1].items()}}
-                                             for name in PIPELINES}),
+                                  pipelines={name: {"llm": llm_config.to_dict(),
+                                                    "agent": {k: str(v) for k, v in overrides.items()}}
+                                             for name, (llm_config, overrides) in setups.items()}),
               "model": after.model_id, "cpu": cpu_model(), "pipelines": PIPELINES, "verify": not args.no_verify,
               "summary": summarise(records, list(PIPELINES)), "records": records}
     out = args.out or ROOT / "benchmarks" / "results" / f"assistant-{dt.date.today().isoformat()}.json"

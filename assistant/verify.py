@@ -413,10 +413,10 @@ class Verifier:
     def _judge(self, claim: str, cited: Sequence[int]) -> float | None:
         """P(SUPPORTED), calibrated per the config; None when calibration dropped the judge."""
         assert self.llm is not None
+        self.llm.pin_prefix(judge_head())  # before the anchors too; a dictionary lookup once pinned
         calibration = self.calibration()
         if calibration is None:
             return None
-        self.llm.pin_prefix(judge_head())  # a dictionary lookup once pinned
         self.judge_calls += 1
         budget = self.config.judge_evidence_tokens
         messages = judge_messages(claim, [(n, self._evidence_of(n) if budget is None else
@@ -434,7 +434,6 @@ class Verifier:
         if self.config.judge_calibration == "none":
             return _IDENTITY
         if self.llm not in _CALIBRATIONS:
-            self.llm.pin_prefix(judge_head())
             scores = {True: [], False: []}
             for passage, yes, no in JUDGE_ANCHORS:
                 for claim, label in ((yes, True), (no, False)):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.answer import COST_KEYS
 from evals.bootstrap import bootstrap_ci
 from evals.results import DONE, RESULTS_NAME, ResultsFile, latest_records
 from knowledge.errors import CairnError
@@ -67,9 +68,7 @@ def per_case_values(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
             continue
         values = {**record.get("metrics", {}),
                   **{f"latency.{k}": v for k, v in (record.get("latency") or {}).items()},
-                  **{k: v for k, v in (record.get("trace") or {}).items()
-                     if k in ("prompt_tokens", "prompt_tokens_evaluated", "judge_calls", "judge_tokens",
-                              "judge_tokens_evaluated")}}
+                  **{k: v for k, v in (record.get("trace") or {}).items() if k in COST_KEYS}}
         out[record["key"]] = {k: float(v) for k, v in values.items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
     return out

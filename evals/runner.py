@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.agent import Agent, AgentConfig
+from assistant.answer import COST_KEYS
 from assistant.citations import remove_markers
 from assistant.prompts import passage_text
 from assistant.llm.base import ChatLLM, Completion, GenerationRequest
@@ -188,9 +189,8 @@ class RecordingJudge(ChatLLM):
 
 
 # The answer trace kept in each results record: enough to see why, and what it cost.
-_TRACE_KEYS = ("resolution", "refusal_reason", "finish_reason", "prompt_tokens", "prompt_tokens_evaluated",
-               "completion_tokens", "removed", "flagged", "repointed", "injection_suspects", "judge_calls",
-               "judge_tokens", "judge_tokens_evaluated", "model_id")
+_TRACE_KEYS = ("resolution", "refusal_reason", "finish_reason", "completion_tokens", "removed", "flagged",
+               "repointed", "injection_suspects", "model_id", *COST_KEYS)
 
 
 def _accepts(fn: Metric) -> set[str]:

@@ -3,6 +3,7 @@ reproduce a number and to compare two runs — git commit, versions, machine, ti
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
 import subprocess
@@ -22,6 +23,7 @@ def git_commit() -> str:
         return "unknown"
 
 
+@functools.cache  # the CPU does not change under a running process; LLMConfig.threads asks often
 def cpu_model() -> str:
     """The CPU's model name and its widest vector extension ("Intel(R) Xeon(R) Processor,
     AVX-512"): timings from an AVX2-only and an AVX-512 machine must never be mixed up."""

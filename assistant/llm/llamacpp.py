@@ -50,6 +50,7 @@ from assistant.llm.base import (
     Stopwatch,
     TokenLogprob,
     candidate_token_ids,
+    check_messages,
     parse_logprobs,
     special_token_pattern,
 )
@@ -341,12 +342,11 @@ class LlamaCppLLM(ChatLLM):
         `_keep_reusable_prefix` restores it for every prompt that starts with those tokens.
         The same aligned blocks a prompt evaluated from scratch would compute, so a reply with
         or without the pinned state is bit-identical (prefix_cache.py)."""
+        check_messages(head)
+        key = (open_last, *((str(m["role"]), str(m["content"])) for m in head))
+        if not self.pin_prefixes or key in self._pinned:  # every later call: one dictionary lookup
+            return self._pinned.get(key, 0)
         messages = self.safe_messages(head)
-        if not self.pin_prefixes:
-            return 0
-        key = (open_last, *((str(m["role"]), str(m["content"])) for m in messages))
-        if key in self._pinned:
-            return self._pinned[key]
         if open_last:  # render with a marker after the open content, and cut the text there
             messages[-1] = {**messages[-1], "content": messages[-1]["content"] + _OPEN_END}
         text = self._head_formatter(messages=messages).prompt

@@ -15,6 +15,7 @@ never changes a reply: llama.cpp gives each output row to one thread (a slow tes
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,8 +39,6 @@ def best_threads(rates: Mapping[int, Sequence[float]]) -> int:
 
 def machine_key(model: str) -> str:
     """What a recorded choice is valid for: this CPU model, how many CPUs, which model."""
-    import os
-
     return f"{cpu_model()} | {os.cpu_count()} CPUs | {model}"
 
 
